@@ -1,0 +1,5 @@
+"""``python -m lvatool``."""
+
+from lvatool.cli import main
+
+main()

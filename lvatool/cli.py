@@ -1,0 +1,40 @@
+"""The ``lvatool`` command line: registers one command per module of ``lvatool.commands``."""
+
+from __future__ import annotations
+
+import typer
+
+from lvatool import __version__
+from lvatool.commands import serve
+
+app = typer.Typer(
+    name="lvatool",
+    help=(
+        "Build and test Azure Live Video Analytics / Video Analyzer gRPC extensions "
+        "anywhere: a reference server, an LVA-like simulator and a conformance checker."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lvatool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """lvatool: the LVA gRPC extension toolkit."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

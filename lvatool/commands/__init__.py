@@ -1,0 +1,1 @@
+"""One module per CLI command: parse options, call library code, choose the exit code."""

@@ -1,0 +1,47 @@
+"""Shared fixtures: a real reference server on a loopback port, raw calls with deadlines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
+from tests.rawcall import RawCall
+
+
+@pytest.fixture
+def server() -> Iterator[ExtensionServer]:
+    """The reference dark/light server on a free loopback port."""
+    with ExtensionServer(ServerOptions(host="127.0.0.1", port=0)) as running:
+        yield running
+
+
+@pytest.fixture
+def channel(server: ExtensionServer) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(
+        server.address,
+        options=[
+            ("grpc.max_receive_message_length", 64 << 20),
+            ("grpc.max_send_message_length", 64 << 20),
+        ],
+    ) as opened:
+        yield opened
+
+
+@pytest.fixture
+def call(channel: grpc.Channel) -> Iterator[RawCall]:
+    """A raw ProcessMediaStream call on the reference server."""
+    raw = RawCall(channel)
+    yield raw
+    raw.cancel()
+
+
+def start_server(**policy: object) -> ExtensionServer:
+    """A server with a custom session policy, started on a free loopback port."""
+    server = ExtensionServer(
+        ServerOptions(host="127.0.0.1", port=0, policy=SessionPolicy(**policy))
+    )  # type: ignore[arg-type]
+    server.start()
+    return server
