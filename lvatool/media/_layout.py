@@ -95,9 +95,7 @@ def byte_array(data: Buffer) -> U8Array:
     return np.frombuffer(data, dtype=np.uint8)
 
 
-def checked_buffer(
-    data: Buffer, fmt: PixelFormat, width: int, height: int, stride: int
-) -> U8Array:
+def checked_buffer(data: Buffer, fmt: PixelFormat, width: int, height: int, stride: int) -> U8Array:
     """``data`` as flat bytes, after checking its length against the format.
 
     The length must be one of ``accepted_raw_sizes``: a reader that guessed at a short or

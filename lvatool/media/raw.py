@@ -56,9 +56,7 @@ def rgb_to_raw(rgb: npt.NDArray[np.generic], fmt: PixelFormat, stride: int = 0) 
     return out.tobytes()
 
 
-def raw_to_rgb(
-    data: Buffer, fmt: PixelFormat, width: int, height: int, stride: int = 0
-) -> U8Array:
+def raw_to_rgb(data: Buffer, fmt: PixelFormat, width: int, height: int, stride: int = 0) -> U8Array:
     """One RAW frame as a new (H, W, 3) uint8 RGB array; the buffer is only read.
 
     Raises ValueError when the length is not one of ``accepted_raw_sizes``. 5- and 6-bit
