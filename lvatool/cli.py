@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from lvatool import __version__
-from lvatool.commands import serve
+from lvatool.commands import serve, simulate
 
 app = typer.Typer(
     name="lvatool",
@@ -18,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve.serve)
+app.command("simulate")(simulate.simulate)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,326 @@
+"""``lvatool simulate``: stream a video to an extension as LVA would, and measure it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lvatool.media import Encoding, PixelFormat, ScaleMode
+from lvatool.sim import (
+    ConnectOptions,
+    ImageOptions,
+    RunOptions,
+    RunResult,
+    RunSummary,
+    SourceError,
+    StreamOptions,
+    VideoSource,
+)
+from lvatool.sim import (
+    simulate as run_simulation,
+)
+from lvatool.sim.report import render_summary, write_json
+from lvatool.sim.samples import load_truth, sample_path, truth_path
+from lvatool.sim.topology import ExtensionSettings, TopologyError, read_topology
+
+EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_CONNECT, EXIT_VIOLATION = 0, 1, 2, 3, 4
+_FORMATS = {"jpeg": Encoding.JPG, "jpg": Encoding.JPG, "bmp": Encoding.BMP,
+            "png": Encoding.PNG, "raw": Encoding.RAW}  # fmt: skip
+_EXIT_FOR_FAILURE = {
+    "connect": EXIT_CONNECT,
+    "refused": EXIT_CONNECT,
+    "violation": EXIT_VIOLATION,
+    "stalled": EXIT_THRESHOLD,
+    "source": EXIT_USAGE,
+    "interrupted": 130,
+}
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    Console(stderr=True).print(f"[red]lvatool simulate:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _params(values: list[str]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _fail(f"--param {item!r}: expected NAME=VALUE")
+        out[name] = value
+    return out
+
+
+T = TypeVar("T")
+
+
+def _pick(given: T | None, from_topology: T | None, default: T) -> T:
+    """Command line first, then the topology, then the built-in default."""
+    if given is not None:
+        return given
+    return from_topology if from_topology is not None else default
+
+
+def simulate(
+    video: Annotated[
+        str | None,
+        typer.Option(help="Video file or live URL (rtsp://, http://); default: the bundled clip."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(help="Extension HOST:PORT; default: a reference server started in-process."),
+    ] = None,
+    shm: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1024.0, help="Send through a shared buffer of this many MiB (0: embedded)."
+        ),
+    ] = None,
+    on_full: Annotated[
+        str, typer.Option(help="When the buffer is full: wait (for acks) or drop the frame.")
+    ] = "wait",
+    width: Annotated[
+        int | None, typer.Option(min=1, max=16384, help="Scale frames to this width.")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option(min=1, max=16384, help="Scale frames to this height.")
+    ] = None,
+    scale_mode: Annotated[
+        str | None, typer.Option(help="preserveAspectRatio, pad or stretch (LVA image.scale.mode).")
+    ] = None,
+    format: Annotated[str | None, typer.Option("--format", help="jpeg, bmp, png or raw.")] = None,
+    quality: Annotated[int | None, typer.Option(min=0, max=100, help="JPEG quality.")] = None,
+    pixel_format: Annotated[
+        str | None,
+        typer.Option(help="RAW layout: bgr24, rgb24, yuv420p, rgb565be, argb, … (all 11)."),
+    ] = None,
+    stride_align: Annotated[
+        int, typer.Option(min=1, max=4096, help="Pad RAW rows to a multiple of N bytes.")
+    ] = 1,
+    realtime: Annotated[
+        bool, typer.Option(help="Pace frames by the video's timestamps, as a camera.")
+    ] = False,
+    max_fps: Annotated[
+        float | None, typer.Option(min=0.001, help="At most this many samples per second.")
+    ] = None,
+    max_frames: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many decoded frames.")
+    ] = None,
+    loop: Annotated[
+        bool, typer.Option(help="Start the video over when it ends (files only).")
+    ] = False,
+    streams: Annotated[
+        int, typer.Option(min=1, max=256, help="Concurrent sessions (cameras).")
+    ] = 1,
+    max_in_flight: Annotated[
+        int, typer.Option(min=1, max=1024, help="Unacknowledged samples allowed per stream.")
+    ] = 8,
+    ack_timeout: Annotated[
+        float, typer.Option(min=0.01, help="Seconds to wait for each ack.")
+    ] = 10.0,
+    connect_timeout: Annotated[
+        float, typer.Option(min=0.01, help="Seconds to wait for the connection and handshake.")
+    ] = 10.0,
+    extension_config: Annotated[
+        str | None, typer.Option(help="extension_configuration string sent in the descriptor.")
+    ] = None,
+    username: Annotated[
+        str | None, typer.Option(help="Send x-ms-authentication Basic credentials.")
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
+    tls_ca: Annotated[Path | None, typer.Option(help="PEM CA bundle: connect with TLS.")] = None,
+    tls_server_name: Annotated[
+        str | None, typer.Option(help="Expected host name in the server certificate.")
+    ] = None,
+    max_message_mib: Annotated[
+        int, typer.Option(min=4, max=2047, help="gRPC message limit (E2).")
+    ] = 64,
+    topology: Annotated[
+        Path | None, typer.Option(help="LVA/AVA topology JSON: take the extension node's settings.")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option(help="Topology parameter NAME=VALUE (repeatable).")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option(help="Ground-truth labels JSON: report how many results match.")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the summary as JSON here.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write results as IoT Hub events (JSON lines) here.")
+    ] = None,
+    min_fps: Annotated[
+        float | None, typer.Option(help="Exit 1 if fewer frames per second were acknowledged.")
+    ] = None,
+    max_p99_ms: Annotated[
+        float | None, typer.Option(help="Exit 1 if the p99 round trip is slower.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Stream a video to a gRPC extension exactly as LVA would, and measure what comes back.
+
+    With no options: starts the reference server in-process, streams the bundled clip and
+    checks every result against the clip's ground truth.
+
+    Exit codes: 0 ok, 1 a threshold not met or frames timed out, 2 usage, 3 cannot
+    connect (or the extension ended the call), 4 the extension broke the protocol.
+    """
+    settings: ExtensionSettings | None = None
+    if topology is not None:
+        try:
+            settings = read_topology(topology, _params(param or []))
+        except TopologyError as error:
+            raise _fail(str(error)) from None
+    elif param:
+        raise _fail("--param needs --topology")
+    t = settings or ExtensionSettings(node_name="grpcExtension", topology_name="")
+
+    if on_full not in ("wait", "drop"):
+        raise _fail("--on-full must be wait or drop")
+    format_text = format
+    encoding = _FORMATS.get(format_text.casefold()) if format_text else None
+    if format_text and encoding is None:
+        raise _fail(f"--format {format_text!r}: expected jpeg, bmp, png or raw")
+    if pixel_format:
+        try:
+            chosen_pixel = PixelFormat[pixel_format.upper()]
+        except KeyError:
+            raise _fail(
+                f"--pixel-format {pixel_format!r} is not one of the 11 RAW formats"
+            ) from None
+        if chosen_pixel is PixelFormat.NONE:
+            raise _fail("--pixel-format none is not a RAW layout")
+        encoding = encoding or Encoding.RAW
+    else:
+        chosen_pixel = None
+    try:
+        mode = ScaleMode.parse(scale_mode) if scale_mode else None
+    except ValueError as error:
+        raise _fail(f"--scale-mode: {error}") from None
+    if (username is None) != (password is None) and not settings:
+        raise _fail("give both --username and --password")
+
+    video_path = video or str(sample_path())
+    truth_file = truth
+    if truth_file is None and video is None:
+        truth_file = truth_path(Path(video_path))
+    try:
+        labels = load_truth(truth_file) if truth_file else None
+        VideoSource(video_path)  # fail now, clearly, rather than in every stream
+    except (ValueError, SourceError) as error:
+        raise _fail(str(error)) from None
+
+    ca = None
+    if tls_ca is not None:
+        try:
+            ca = tls_ca.read_bytes()
+        except OSError as error:
+            raise _fail(f"cannot read --tls-ca {tls_ca}: {error.strerror}") from None
+    chosen_target = target or t.target
+    shm_mib = _pick(shm, t.shm_mib, 0.0)
+    image = ImageOptions(
+        width=width if width is not None else t.width,
+        height=height if height is not None else t.height,
+        scale_mode=_pick(mode, t.scale_mode, ScaleMode.PRESERVE_ASPECT_RATIO),
+        encoding=_pick(encoding, t.encoding, Encoding.JPG),
+        quality=_pick(quality, t.quality, 90),
+        pixel_format=_pick(chosen_pixel, t.pixel_format, PixelFormat.BGR24),
+        stride_align=stride_align,
+    )
+    stream = StreamOptions(
+        connect=ConnectOptions(
+            target=chosen_target or "",
+            connect_timeout_s=connect_timeout,
+            max_message_mib=max_message_mib,
+            username=_pick(username, t.username, None),
+            password=_pick(password, t.password, None),
+            tls_ca=ca,
+            tls_server_name=tls_server_name,
+        ),
+        image=image,
+        shm_bytes=int(shm_mib * (1 << 20)) or None,
+        on_full=on_full,
+        realtime=realtime,
+        max_fps=_pick(max_fps, t.max_fps, None),
+        max_in_flight=max_in_flight,
+        ack_timeout_s=ack_timeout,
+        extension_configuration=_pick(extension_config, t.extension_configuration, ""),
+        graph=("", t.topology_name or "lvatool-simulate", t.node_name) if settings else None,
+    )
+    options = RunOptions(
+        stream=stream,
+        video=video_path,
+        streams=streams,
+        loop=loop,
+        max_frames=max_frames,
+        truth=labels,
+        output=output,
+        serve_locally=not chosen_target,
+    )
+    err = Console(stderr=True)
+    if settings and settings.skip_without_annotation:
+        err.print("[yellow]warning:[/yellow] skipSamplesWithoutAnnotation is ignored: "
+                  "the simulator has no upstream inferences")  # fmt: skip
+    if settings and settings.tls and ca is None:
+        err.print("[yellow]warning:[/yellow] the topology's endpoint is TLS; give --tls-ca")
+
+    result = _run_with_progress(options, show=err.is_terminal and not quiet)
+    summary = result.summary
+    if json_path is not None:
+        write_json(summary, json_path)
+    if not quiet:
+        render_summary(summary, Console())
+    code = _exit_code(summary, min_fps, max_p99_ms, err)
+    raise typer.Exit(code)
+
+
+def _run_with_progress(options: RunOptions, show: bool) -> RunResult:
+    stop = threading.Event()
+
+    def _on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _on_term)
+    try:
+        if not show:
+            return run_simulation(options, stop)
+        with Progress(
+            TextColumn("[bold]simulate"), BarColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+        ) as progress:  # fmt: skip
+            task = progress.add_task("starting", total=None)
+
+            def report(sent: int, acked: int) -> None:
+                progress.update(task, description=f"{acked} acked / {sent} sent")
+
+            return run_simulation(options, stop, on_progress=report)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_code(
+    summary: RunSummary, min_fps: float | None, max_p99_ms: float | None, err: Console
+) -> int:
+    if summary.error:
+        err.print(f"[red]lvatool simulate:[/red] {summary.error}", highlight=False)
+        return _EXIT_FOR_FAILURE.get(summary.outcome, EXIT_THRESHOLD)
+    stats = summary.stats
+    failed = []
+    if stats.frames_timed_out:
+        failed.append(f"{stats.frames_timed_out} frames were not acknowledged within --ack-timeout")
+    if min_fps is not None and summary.fps < min_fps:
+        failed.append(f"{summary.fps:.1f} frames/s is below --min-fps {min_fps:g}")
+    p99 = stats.latency.percentile(0.99)
+    if max_p99_ms is not None and p99 > max_p99_ms:
+        failed.append(f"p99 round trip {p99:.1f} ms is above --max-p99-ms {max_p99_ms:g}")
+    for message in failed:
+        err.print(f"[red]lvatool simulate:[/red] {message}", highlight=False)
+    return EXIT_THRESHOLD if failed else EXIT_OK

@@ -1,0 +1,50 @@
+"""The run summary for people (a rich table) and for machines (``--json``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lvatool.sim.stats import RunSummary
+
+
+def render_summary(summary: RunSummary, console: Console) -> None:
+    """Print the summary table, label counts and any warnings."""
+    data = summary.as_dict()
+    table = Table(title="lvatool simulate", show_header=False, title_justify="left")
+    table.add_column("figure", style="bold")
+    table.add_column("value")
+    table.add_row("target", f"{data['target']} ({data['streams']} stream(s), {data['transfer']})")
+    for key in (
+        "frames_decoded", "frames_sent", "frames_acked", "frames_with_inferences",
+        "frames_dropped", "frames_timed_out",
+    ):  # fmt: skip
+        table.add_row(key.replace("_", " "), str(data[key]))
+    if data["frames_sampled_out"]:
+        table.add_row("frames sampled out", str(data["frames_sampled_out"]))
+    table.add_row("frames per second", f"{data['fps']:.1f}")
+    latency = data["latency_ms"]
+    table.add_row(
+        "round trip ms p50 / p90 / p99 / max",
+        " / ".join(f"{latency[key]:.2f}" for key in ("p50", "p90", "p99", "max")),
+    )
+    table.add_row("bytes sent", f"{data['bytes_sent']:,}")
+    labels = ", ".join(f"{name}: {count}" for name, count in data["labels"].items()) or "none"
+    table.add_row("labels", labels)
+    if "truth" in data:
+        truth = data["truth"]
+        table.add_row(
+            "matches ground truth",
+            f"{truth['matched']} / {truth['compared']} ({100 * truth['accuracy']:.1f} %)",
+        )
+    console.print(table)
+    for warning in data["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def write_json(summary: RunSummary, path: Path) -> None:
+    """The summary as JSON, with the keys documented in ``lvatool simulate --help``."""
+    path.write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,155 @@
+"""A whole simulation: N concurrent streams from one source against one extension.
+
+:func:`simulate` is what ``lvatool simulate`` calls; it is usable from Python too. It
+starts the reference server in-process when no target is given, runs the streams,
+and returns a :class:`RunResult` with the summary and what went wrong, if anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO
+
+from lvatool.sim.publish import EventWriter
+from lvatool.sim.source import VideoSource
+from lvatool.sim.stats import RunSummary, StreamStats
+from lvatool.sim.stream import StreamFailure, StreamOptions, StreamRunner
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything one run needs beyond each stream's options."""
+
+    stream: StreamOptions
+    video: str
+    streams: int = 1
+    loop: bool = False
+    max_frames: int | None = None
+    truth: list[str] | None = None
+    output: Path | None = None
+    serve_locally: bool = False
+
+
+@dataclass
+class RunResult:
+    summary: RunSummary
+    failures: list[StreamFailure]
+
+
+@contextlib.contextmanager
+def _local_server() -> Iterator[str]:
+    from lvatool.server import ExtensionServer, ServerOptions
+
+    with ExtensionServer(ServerOptions(host="127.0.0.1", port=0)) as server:
+        yield server.address
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def simulate(
+    options: RunOptions,
+    stop: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Run the simulation; a KeyboardInterrupt is turned into a clean, partial result.
+
+    ``on_progress(sent, acked)`` is called a few times a second while streams run.
+    """
+    stop = stop or threading.Event()
+    with contextlib.ExitStack() as stack:
+        stream_options = options.stream
+        if options.serve_locally:
+            address = stack.enter_context(_local_server())
+            stream_options = replace(
+                stream_options, connect=replace(stream_options.connect, target=address)
+            )
+        output: IO[str] | None = None
+        if options.output is not None:
+            output = stack.enter_context(options.output.open("w", encoding="utf-8"))
+        return _run_streams(options, stream_options, stop, output, on_progress)
+    raise AssertionError("unreachable")
+
+
+def _run_streams(
+    options: RunOptions,
+    stream_options: StreamOptions,
+    stop: threading.Event,
+    output: IO[str] | None,
+    on_progress: ProgressCallback | None,
+) -> RunResult:
+    events = None
+    if output is not None:
+        graph = stream_options.graph or ("", "lvatool-simulate", "grpcExtension")
+        events = EventWriter(
+            output,
+            topic=graph[0] or "/lvatool/simulate",
+            subject=f"/graphInstances/{graph[1]}/processors/{graph[2]}",
+        )
+    lock = threading.Lock()
+    runners = [
+        StreamRunner(
+            stream_options,
+            VideoSource(options.video, loop=options.loop, max_frames=options.max_frames),
+            truth=options.truth,
+            events=events,
+            events_lock=lock,
+            stop=stop,
+        )
+        for _ in range(options.streams)
+    ]
+    started = time.monotonic()
+    finished = [threading.Event() for _ in runners]
+
+    def run_one(runner: StreamRunner, done: threading.Event) -> None:
+        try:
+            runner.run()
+        finally:
+            done.set()
+
+    for index, (runner, done) in enumerate(zip(runners, finished, strict=True)):
+        threading.Thread(
+            target=run_one, args=(runner, done), name=f"lvatool-stream-{index}", daemon=True
+        ).start()
+    # Events, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
+    # finished while it still runs, and its clean-up (the /dev/shm file) would be lost.
+    try:
+        for done in finished:
+            while not done.wait(0.2):
+                if on_progress is not None:
+                    on_progress(
+                        sum(r.stats.frames_sent for r in runners),
+                        sum(r.stats.frames_acked for r in runners),
+                    )
+    except KeyboardInterrupt:
+        stop.set()
+        for done in finished:
+            done.wait(15)
+    elapsed = time.monotonic() - started
+    total = StreamStats()
+    for runner in runners:
+        total.merge(runner.stats)
+    failures = [r.failure for r in runners if r.failure is not None]
+    transfer = (
+        f"shared memory ({stream_options.shm_bytes / (1 << 20):g} MiB, on full: "
+        f"{stream_options.on_full})"
+        if stream_options.shm_bytes
+        else "embedded"
+    )
+    summary = RunSummary(
+        stats=total,
+        elapsed_s=elapsed,
+        transfer=transfer,
+        target=stream_options.connect.target,
+        streams=options.streams,
+    )
+    if stop.is_set():
+        summary.outcome, summary.error = "interrupted", "interrupted"
+    elif failures:
+        summary.outcome, summary.error = failures[0].kind, str(failures[0])
+    return RunResult(summary, failures)

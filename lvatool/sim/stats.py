@@ -1,0 +1,133 @@
+"""What a run measured: counts, labels, latency percentiles, truth matches.
+
+Memory stays flat however long a run lasts: latencies go into a fixed log-scale
+histogram (1 % resolution), not a list, and labels into a counter of distinct tags.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+_MIN_MS = 0.001
+_STEP = math.log(1.01)
+_BUCKETS = 2200  # 0.001 ms × 1.01^2200 ≈ 3 × 10^6 ms
+
+
+class LatencyHistogram:
+    """Round-trip times in milliseconds, in log-spaced buckets."""
+
+    def __init__(self) -> None:
+        self.counts = [0] * _BUCKETS
+        self.total = 0
+        self.maximum = 0.0
+
+    def add(self, milliseconds: float) -> None:
+        index = 0 if milliseconds <= _MIN_MS else int(math.log(milliseconds / _MIN_MS) / _STEP)
+        self.counts[min(index, _BUCKETS - 1)] += 1
+        self.total += 1
+        self.maximum = max(self.maximum, milliseconds)
+
+    def merge(self, other: LatencyHistogram) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.total += other.total
+        self.maximum = max(self.maximum, other.maximum)
+
+    def percentile(self, fraction: float) -> float:
+        """The latency below which ``fraction`` of the samples fall (0 when empty)."""
+        if not self.total:
+            return 0.0
+        rank = max(1, math.ceil(fraction * self.total))
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                upper = _MIN_MS * math.exp((index + 1) * _STEP)
+                return min(upper, self.maximum)
+        return self.maximum
+
+
+@dataclass
+class StreamStats:
+    """Counts of one stream (one session); summed over streams for the run."""
+
+    frames_decoded: int = 0
+    frames_sent: int = 0
+    frames_acked: int = 0
+    frames_with_inferences: int = 0
+    frames_dropped: int = 0
+    frames_timed_out: int = 0
+    frames_sampled_out: int = 0
+    late_acks: int = 0
+    bytes_sent: int = 0
+    truth_compared: int = 0
+    truth_matched: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    warnings: list[str] = field(default_factory=list)
+
+    def merge(self, other: StreamStats) -> None:
+        for name in (
+            "frames_decoded", "frames_sent", "frames_acked", "frames_with_inferences",
+            "frames_dropped", "frames_timed_out", "frames_sampled_out", "late_acks",
+            "bytes_sent", "truth_compared", "truth_matched",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.labels.update(other.labels)
+        self.latency.merge(other.latency)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
+
+
+@dataclass
+class RunSummary:
+    """The figures of a whole run, as printed and as written by ``--json``."""
+
+    stats: StreamStats
+    elapsed_s: float
+    transfer: str
+    target: str
+    streams: int
+    outcome: str = "ok"
+    error: str | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.stats.frames_acked / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        s = self.stats
+        result: dict[str, Any] = {
+            "target": self.target,
+            "streams": self.streams,
+            "transfer": self.transfer,
+            "frames_decoded": s.frames_decoded,
+            "frames_sent": s.frames_sent,
+            "frames_acked": s.frames_acked,
+            "frames_with_inferences": s.frames_with_inferences,
+            "frames_dropped": s.frames_dropped,
+            "frames_timed_out": s.frames_timed_out,
+            "frames_sampled_out": s.frames_sampled_out,
+            "late_acks": s.late_acks,
+            "bytes_sent": s.bytes_sent,
+            "fps": round(self.fps, 3),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "latency_ms": {
+                "p50": round(s.latency.percentile(0.50), 3),
+                "p90": round(s.latency.percentile(0.90), 3),
+                "p99": round(s.latency.percentile(0.99), 3),
+                "max": round(s.latency.maximum, 3),
+            },
+            "labels": dict(sorted(s.labels.items())),
+            "outcome": self.outcome,
+            "error": self.error,
+            "warnings": s.warnings,
+        }
+        if s.truth_compared:
+            result["truth"] = {
+                "compared": s.truth_compared,
+                "matched": s.truth_matched,
+                "accuracy": round(s.truth_matched / s.truth_compared, 6),
+            }
+        return result

@@ -1,0 +1,367 @@
+"""One simulated camera: a session that streams a video to an extension, as LVA does.
+
+:class:`StreamRunner` performs the handshake (H2–H5), sends each prepared frame
+embedded or through the shared buffer (E1, M1–M5), keeps at most ``max_in_flight``
+samples unacknowledged, accepts acks late and in any order (Q4), frees a region only
+when its ack arrives (M3) and bounds every wait: an ack that does not come within
+``ack_timeout_s`` is counted as timed out, and an extension that acknowledges nothing
+for that long ends the stream.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import grpc
+
+from lvatool.protocol import (
+    AckReceived,
+    ContentReference,
+    ProtocolError,
+    ReplyReceived,
+    SharedMemoryTransfer,
+    StreamSpec,
+)
+from lvatool.shm import RegionAllocator, SharedMemoryWriter
+from lvatool.sim.call import (
+    CallEnded,
+    CallError,
+    ConnectOptions,
+    ExtensionCall,
+    open_channel,
+    wait_for_channel,
+)
+from lvatool.sim.decoder import DecodeEnded, DecoderThread, PreparedFrame
+from lvatool.sim.prepare import FramePreparer, ImageOptions
+from lvatool.sim.publish import EventWriter
+from lvatool.sim.source import VideoSource
+from lvatool.sim.stats import StreamStats
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """How one stream behaves (see ``lvatool simulate --help`` for each)."""
+
+    connect: ConnectOptions
+    image: ImageOptions = field(default_factory=ImageOptions)
+    shm_bytes: int | None = None
+    on_full: str = "wait"
+    realtime: bool = False
+    max_fps: float | None = None
+    max_in_flight: int = 8
+    ack_timeout_s: float = 10.0
+    extension_configuration: str = ""
+    graph: tuple[str, str, str] | None = None
+    timescale: int = 90_000
+
+
+class StreamFailure(Exception):
+    """The stream ended early. ``kind``: connect, refused, violation, stalled or source."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class _Sent:
+    sequence: int
+    index: int
+    sent_at: float
+    region: int | None
+    timed_out: bool = False
+
+
+class StreamRunner:
+    """Runs one session against the extension and records what happened."""
+
+    def __init__(
+        self,
+        options: StreamOptions,
+        source: VideoSource,
+        *,
+        truth: list[str] | None = None,
+        events: EventWriter | None = None,
+        events_lock: threading.Lock | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.options = options
+        self.source = source
+        self.truth = truth
+        self.events = events
+        self._events_lock = events_lock or threading.Lock()
+        self.stop = stop or threading.Event()
+        self.stats = StreamStats()
+        self.failure: StreamFailure | None = None
+        self._inflight: OrderedDict[int, _Sent] = OrderedDict()
+        self._expired: dict[int, _Sent] = {}
+        self._allocator: RegionAllocator | None = None
+        self._call: ExtensionCall | None = None
+        self._ended: CallEnded | None = None
+        self._last_progress = 0.0
+
+    # -- the run -----------------------------------------------------------------------
+    def run(self) -> StreamStats:
+        """Stream the whole source; failures are kept in ``self.failure``, never raised."""
+        preparer = FramePreparer(
+            self.options.image, self.source.info.width, self.source.info.height
+        )
+        decoder = DecoderThread(self.source, preparer, max_fps=self.options.max_fps)
+        channel = open_channel(self.options.connect)
+        shm: SharedMemoryWriter | None = None
+        try:
+            if self.options.shm_bytes:
+                shm = SharedMemoryWriter(self.options.shm_bytes)
+                self._allocator = RegionAllocator(shm.size)
+            spec = StreamSpec(
+                preparer.format,
+                timescale=self.options.timescale,
+                shared_memory=SharedMemoryTransfer(shm.name, shm.size) if shm else None,
+                extension_configuration=self.options.extension_configuration,
+                identifier="lvatool-simulate",
+                graph=self.options.graph,
+            )
+            self._connect(channel, spec)
+            decoder.start()
+            self._stream(decoder, preparer, shm)
+            self._finish()
+        except StreamFailure as failure:
+            self.failure = failure
+        finally:
+            decoder.stop()
+            self.stats.frames_decoded = decoder.decoded
+            self.stats.frames_sampled_out = decoder.sampled_out
+            self._give_up_on_pending()
+            if self._call is not None and self._ended is None:
+                self._call.cancel()
+            if shm is not None:
+                shm.close()
+            channel.close()
+            if self._call is not None:
+                self.stats.warnings.extend(
+                    w for w in self._call.warnings if w not in self.stats.warnings
+                )
+        return self.stats
+
+    def _connect(self, channel: grpc.Channel, spec: StreamSpec) -> None:
+        options = self.options.connect
+        try:
+            wait_for_channel(channel, options)
+            self._call = ExtensionCall(channel, spec, options)
+            self._call.handshake(options.connect_timeout_s)
+        except CallError as error:
+            kind = "connect" if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") else "refused"
+            raise StreamFailure(kind, str(error)) from None
+        except ProtocolError as error:
+            raise StreamFailure("violation", str(error)) from None
+        self._last_progress = time.monotonic()
+
+    def _stream(
+        self, decoder: DecoderThread, preparer: FramePreparer, shm: SharedMemoryWriter | None
+    ) -> None:
+        call = self._call
+        assert call is not None
+        base_ticks = int(time.time() * self.options.timescale)  # F3: ticks since the epoch
+        started = time.monotonic()
+        while not self.stop.is_set():
+            item = self._next_frame(decoder)
+            if isinstance(item, DecodeEnded):
+                if item.error:
+                    raise StreamFailure("source", item.error)
+                return
+            if self.options.realtime:  # an absolute schedule: no drift over a long run
+                self._wait_until(lambda: False, deadline=started + item.time_s)
+            self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
+            size = preparer.sample_size(item.prepared)
+            content: bytes | ContentReference
+            region = None
+            if shm is not None:
+                region = self._place(size)
+                if region is None:
+                    self.stats.frames_dropped += 1
+                    continue
+                preparer.write(item.prepared, shm.region(region, size))
+                content = ContentReference(region, size)
+            else:
+                content = preparer.to_bytes(item.prepared)
+            timestamp = base_ticks + round(item.time_s * self.options.timescale)
+            sent = _Sent(0, item.index, time.monotonic(), region)
+            sent.sequence = call.send(timestamp, content, tag=sent)
+            self._inflight[sent.sequence] = sent
+            self.stats.frames_sent += 1
+            self.stats.bytes_sent += size
+
+    def _next_frame(self, decoder: DecoderThread) -> PreparedFrame | DecodeEnded:
+        """The next prepared frame; acknowledgements are serviced while it is awaited."""
+        while not self.stop.is_set():
+            item = decoder.get(0.0)
+            if item is not None:
+                return item
+            self._service(0.002)
+            self._expire(time.monotonic())
+        return DecodeEnded()
+
+    def _place(self, size: int) -> int | None:
+        """A region for a sample of ``size`` bytes, waiting or dropping when full (M5)."""
+        assert self._allocator is not None
+        if size > self._allocator.capacity:
+            raise StreamFailure(
+                "source",
+                f"a {size}-byte frame does not fit the {self._allocator.capacity}-byte "
+                "shared buffer; raise --shm",
+            )
+        offset = self._allocator.allocate(size)
+        if offset is not None or self.options.on_full == "drop":
+            return offset
+        placed: list[int] = []
+
+        def fits() -> bool:
+            assert self._allocator is not None
+            found = self._allocator.allocate(size)
+            if found is not None:
+                placed.append(found)
+            return found is not None
+
+        timeout = self.options.ack_timeout_s
+        self._wait_until(fits, deadline=time.monotonic() + timeout)
+        if not placed:
+            raise StreamFailure(
+                "stalled",
+                f"the shared buffer stayed full for {timeout:g} s: the extension "
+                "acknowledged none of the frames occupying it",
+            )
+        return placed[0]
+
+    def _finish(self) -> None:
+        """Half-close, collect the outstanding acks, and see the call end OK (Q6)."""
+        call = self._call
+        assert call is not None
+        call.close()
+        self._wait_until(lambda: not self._inflight, final=True)
+        deadline = time.monotonic() + self.options.ack_timeout_s
+        while self._ended is None and time.monotonic() < deadline:
+            self._service(deadline - time.monotonic())
+        if self._ended is None:
+            self.stats.warnings.append(
+                f"the extension did not end the call within {self.options.ack_timeout_s:g} s "
+                "of the half-close (Q6)"
+            )
+
+    # -- waiting and events ---------------------------------------------------------------
+    def _wait_until(
+        self, check: Callable[[], bool], *, deadline: float | None = None, final: bool = False
+    ) -> None:
+        """Service events until ``check()`` holds or ``deadline`` passes; never unbounded."""
+        while not check():
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return
+            if self.stop.is_set():
+                raise StreamFailure("stopped", "interrupted")
+            self._expire(now, final=final)
+            if check():
+                return
+            wait = 0.05
+            if deadline is not None:
+                wait = min(wait, deadline - now)
+            self._service(max(wait, 0.0))
+
+    def _service(self, timeout_s: float) -> None:
+        assert self._call is not None
+        event = self._call.next_event(timeout_s)
+        while event is not None:
+            self._handle(event)
+            event = self._call.next_event(0.0)
+
+    def _handle(self, event: object) -> None:
+        if isinstance(event, AckReceived):
+            self._on_ack(event)
+        elif isinstance(event, ProtocolError):
+            raise StreamFailure("violation", f"the extension broke the protocol: {event}")
+        elif isinstance(event, CallEnded):
+            self._ended = event
+            pending = len(self._inflight) + len(self._expired)
+            if event.code != "OK":
+                kind = "connect" if event.code in ("UNAVAILABLE", "CANCELLED") else "refused"
+                raise StreamFailure(
+                    kind,
+                    f"the extension ended the call: {event.code}: {event.details}".rstrip(": "),
+                )
+            if pending:
+                raise StreamFailure(
+                    "violation",
+                    f"the extension ended the call with {pending} samples unacknowledged (rule Q6)",
+                )
+        elif isinstance(event, ReplyReceived):
+            raise StreamFailure("violation", "a second reply descriptor (rule H2)")
+
+    def _on_ack(self, event: AckReceived) -> None:
+        sent: _Sent = event.tag
+        now = time.monotonic()
+        self._last_progress = now
+        self._inflight.pop(sent.sequence, None)
+        self._expired.pop(sent.sequence, None)
+        if sent.region is not None and self._allocator is not None:
+            self._allocator.free(sent.region)  # only now may the region be reused (M3)
+        for warning in event.warnings:
+            if warning not in self.stats.warnings:
+                self.stats.warnings.append(warning)
+        if sent.timed_out:
+            self.stats.late_acks += 1
+            return
+        stats = self.stats
+        stats.frames_acked += 1
+        stats.latency.add(1000 * (now - sent.sent_at))
+        if event.inferences:
+            stats.frames_with_inferences += 1
+        label = None
+        for inference in event.inferences:
+            kind = inference.WhichOneof("value")
+            if kind in ("classification", "entity"):
+                tag = getattr(inference, kind).tag.value
+                stats.labels[tag] += 1
+                label = label or tag
+        if self.truth:
+            stats.truth_compared += 1
+            if label == self.truth[sent.index % len(self.truth)]:
+                stats.truth_matched += 1
+        if self.events is not None:
+            with self._events_lock:
+                self.events.write(event.timestamp, event.inferences)
+
+    def _expire(self, now: float, *, final: bool = False) -> None:
+        """Count acks overdue by ``ack_timeout_s`` as timed out; detect a silent extension.
+
+        A sample that times out with no acknowledgement of anything since it was sent
+        means the extension has stopped answering: the stream ends rather than wait
+        ``ack_timeout_s`` once more for every frame left in the video.
+        """
+        timeout = self.options.ack_timeout_s
+        stalled = False
+        while self._inflight:
+            sequence, sent = next(iter(self._inflight.items()))
+            if now - sent.sent_at < timeout:
+                break
+            sent.timed_out = True
+            self.stats.frames_timed_out += 1
+            del self._inflight[sequence]
+            self._expired[sequence] = sent
+            stalled = stalled or self._last_progress <= sent.sent_at
+        if stalled and not final:
+            self._give_up_on_pending()
+            raise StreamFailure(
+                "stalled",
+                f"the extension acknowledged nothing for {timeout:g} s "
+                f"({self.stats.frames_timed_out} frames timed out)",
+            )
+
+    def _give_up_on_pending(self) -> None:
+        for sent in self._inflight.values():
+            sent.timed_out = True
+            self.stats.frames_timed_out += 1
+        self._expired.update(self._inflight)
+        self._inflight.clear()
