@@ -17,7 +17,7 @@ from lvatool.server.processor import (
     classification,
     entity,
 )
-from lvatool.server.runner import ExtensionServer, ServerOptions, ServerStartError, channel_options
+from lvatool.server.runner import ExtensionServer, ServerOptions, ServerStartError
 from lvatool.server.servicer import SessionPolicy
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "ServerStartError",
     "SessionInfo",
     "SessionPolicy",
-    "channel_options",
     "classification",
     "entity",
     "load_processor",

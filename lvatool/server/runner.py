@@ -18,21 +18,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lvatool.contract import SERVICE_NAME, extension_pb2_grpc
+from lvatool.grpc_options import channel_options
 from lvatool.server.darklight import DarkLightProcessor
 from lvatool.server.processor import Processor
 from lvatool.server.servicer import MediaGraphExtensionServicer, SessionPolicy
 
 log = logging.getLogger("lvatool.server")
-MIB = 1 << 20
-
-
-def channel_options(max_message_mib: int) -> list[tuple[str, int]]:
-    """Message limits raised on both sides so raw 1080p frames fit (E2)."""
-    limit = max_message_mib * MIB
-    return [
-        ("grpc.max_receive_message_length", limit),
-        ("grpc.max_send_message_length", limit),
-    ]
 
 
 @dataclass

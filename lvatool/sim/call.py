@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2
+from lvatool.grpc_options import channel_options
 from lvatool.protocol import (
     AckReceived,
     ClientSession,
@@ -28,7 +29,6 @@ from lvatool.protocol import (
 )
 
 Message = extension_pb2.MediaStreamMessage
-MIB = 1 << 20
 
 
 class CallError(Exception):
@@ -71,10 +71,10 @@ class ConnectOptions:
 
 def open_channel(options: ConnectOptions) -> grpc.Channel:
     """A channel to ``options.target`` with raised message limits (E2) and optional TLS."""
-    limit = options.max_message_mib * MIB
     channel_args: list[tuple[str, Any]] = [
-        ("grpc.max_receive_message_length", limit),
-        ("grpc.max_send_message_length", limit),
+        (name, value)
+        for name, value in channel_options(options.max_message_mib)
+        if name != "grpc.so_reuseport"
     ]
     if options.tls_ca is None:
         return grpc.insecure_channel(options.target, options=channel_args)

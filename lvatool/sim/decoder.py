@@ -1,8 +1,9 @@
-"""The decoding stage of a stream: decode, sample, prepare, into a bounded queue.
+"""The decoding and preparing stages of a stream, each on its own thread.
 
-It runs on its own thread so that decoding and conversion (which release the GIL in
-FFmpeg and Pillow) overlap with sending. The queue holds a few prepared frames at
-most, so memory does not grow with the length of the video.
+Decoding (FFmpeg's frame threads), scaling and converting (swscale) and the send loop
+each release the GIL for their heavy work, so three stages overlap on a multi-core
+machine. Bounded queues join them: a few frames wait between stages at most, so
+memory does not grow with the length of the video.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import av
 
 from lvatool.sim.prepare import FramePreparer
-from lvatool.sim.source import SourceError, VideoSource
+from lvatool.sim.source import SourceError, SourceFrame, VideoSource
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,29 @@ class DecodeEnded:
     """No more frames; ``error`` says why if it was not the end of the video."""
 
     error: str | None = None
+
+
+class _Stage:
+    """A bounded hand-over between two threads that gives up when told to stop."""
+
+    def __init__(self, depth: int, stop: threading.Event) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(depth)
+        self._stop = stop
+
+    def put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self, timeout_s: float) -> object | None:
+        try:
+            return self._queue.get(timeout=timeout_s) if timeout_s > 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return None
 
 
 class DecoderThread:
@@ -47,34 +71,31 @@ class DecoderThread:
         self.max_fps = max_fps
         self.decoded = 0
         self.sampled_out = 0
-        self._queue: queue.Queue[PreparedFrame | DecodeEnded] = queue.Queue(depth)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="lvatool-decoder", daemon=True)
+        self._decoded = _Stage(depth, self._stop)
+        self._prepared = _Stage(depth, self._stop)
+        self._threads = [
+            threading.Thread(target=self._decode, name="lvatool-decode", daemon=True),
+            threading.Thread(target=self._prepare, name="lvatool-prepare", daemon=True),
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def get(self, timeout_s: float) -> PreparedFrame | DecodeEnded | None:
-        try:
-            return self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
+        """The next prepared frame, :class:`DecodeEnded`, or None if none is ready in time."""
+        item = self._prepared.get(timeout_s)
+        assert item is None or isinstance(item, PreparedFrame | DecodeEnded)
+        return item
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=5)
 
-    def _put(self, item: PreparedFrame | DecodeEnded) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
+    def _decode(self) -> None:
         interval = 1.0 / self.max_fps if self.max_fps else 0.0
         next_time = 0.0
         end = DecodeEnded()
@@ -92,11 +113,29 @@ class DecoderThread:
                     next_time += interval
                     if next_time <= item.time_s:  # after a gap, restart the grid here
                         next_time = item.time_s + interval
-                prepared = self.preparer.prepare(item.frame)
-                if not self._put(PreparedFrame(item.index, item.time_s, prepared)):
+                if not self._decoded.put(item):
                     return
         except SourceError as error:
             end = DecodeEnded(str(error))
-        except Exception as error:  # a conversion failure must end the run, not hang it
-            end = DecodeEnded(f"cannot prepare frame: {type(error).__name__}: {error}")
-        self._put(end)
+        except Exception as error:  # a decoder failure must end the run, not hang it
+            end = DecodeEnded(f"cannot decode: {type(error).__name__}: {error}")
+        self._decoded.put(end)
+
+    def _prepare(self) -> None:
+        while not self._stop.is_set():
+            item = self._decoded.get(0.1)
+            if item is None:
+                continue
+            if isinstance(item, DecodeEnded):
+                self._prepared.put(item)
+                return
+            assert isinstance(item, SourceFrame)
+            try:
+                prepared = self.preparer.prepare(item.frame)
+            except Exception as error:  # a conversion failure must end the run, not hang it
+                self._prepared.put(
+                    DecodeEnded(f"cannot prepare frame: {type(error).__name__}: {error}")
+                )
+                return
+            if not self._prepared.put(PreparedFrame(item.index, item.time_s, prepared)):
+                return

@@ -120,9 +120,19 @@ class FramePreparer:
         return self.raw_size
 
     def to_bytes(self, prepared: bytes | av.VideoFrame) -> bytes:
-        """``prepared`` as the bytes of one embedded sample."""
+        """``prepared`` as the bytes of one embedded sample, copied once where possible."""
         if isinstance(prepared, bytes):
             return prepared
+        layout = self._layout()
+        if all(
+            plane.line_size == pitch and plane.buffer_size >= rows * pitch
+            for plane, (_, rows, pitch, _) in zip(prepared.planes, layout, strict=True)
+        ):
+            # The decoder's rows already have the stride we announce: join the planes.
+            return b"".join(
+                memoryview(plane)[: rows * pitch]
+                for plane, (_, rows, pitch, _) in zip(prepared.planes, layout, strict=True)
+            )
         buffer = bytearray(self.raw_size)
         self._copy_planes(prepared, memoryview(buffer))
         return bytes(buffer)
@@ -142,25 +152,28 @@ class FramePreparer:
         canvas[top : top + height, left : left + width] = rgb
         return canvas
 
-    def _copy_planes(self, frame: av.VideoFrame, destination: memoryview) -> None:
+    def _layout(self) -> list[tuple[int, int, int, int]]:
+        """Each plane's ``(offset, rows, pitch, used bytes per row)`` in the sample."""
         width, height = self.size
         stride = self.stride
+        if self.options.pixel_format is not PixelFormat.YUV420P:
+            return [(0, height, stride, row_bytes(self.options.pixel_format, width))]
+        chroma_rows, chroma_pitch, chroma_used = (
+            (height + 1) // 2,
+            (stride + 1) // 2,
+            (width + 1) // 2,
+        )
+        return [
+            (0, height, stride, width),
+            (stride * height, chroma_rows, chroma_pitch, chroma_used),
+            (stride * height + chroma_rows * chroma_pitch, chroma_rows, chroma_pitch, chroma_used),
+        ]
+
+    def _copy_planes(self, frame: av.VideoFrame, destination: memoryview) -> None:
         out = np.frombuffer(destination, dtype=np.uint8, count=self.raw_size)
-        if self.options.pixel_format is PixelFormat.YUV420P:
-            chroma_rows, chroma_stride = (height + 1) // 2, (stride + 1) // 2
-            layout = [
-                (0, height, stride, width),
-                (stride * height, chroma_rows, chroma_stride, (width + 1) // 2),
-                (stride * height + chroma_rows * chroma_stride, chroma_rows, chroma_stride,
-                 (width + 1) // 2),
-            ]  # fmt: skip
-        else:
-            layout = [(0, height, stride, row_bytes(self.options.pixel_format, width))]
-        for plane, (offset, rows, pitch, used) in zip(frame.planes, layout, strict=True):
-            source = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)[
-                :rows
-            ]
+        for plane, (offset, rows, pitch, used) in zip(frame.planes, self._layout(), strict=True):
+            source = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
             target = out[offset : offset + rows * pitch].reshape(rows, pitch)
-            target[:, :used] = source[:, :used]
+            target[:, :used] = source[:rows, :used]
             if pitch > used:
                 target[:, used:] = 0

@@ -67,6 +67,15 @@ class StreamStats:
     labels: Counter[str] = field(default_factory=Counter)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     warnings: list[str] = field(default_factory=list)
+    first_sent_at: float | None = None  # time.monotonic() of the first sample sent
+    last_acked_at: float | None = None  # … and of the last acknowledgement
+
+    @property
+    def streaming_s(self) -> float:
+        """From the first sample sent to the last ack: the window ``fps`` is measured over."""
+        if self.first_sent_at is None or self.last_acked_at is None:
+            return 0.0
+        return max(self.last_acked_at - self.first_sent_at, 0.0)
 
     def merge(self, other: StreamStats) -> None:
         for name in (
@@ -75,6 +84,10 @@ class StreamStats:
             "bytes_sent", "truth_compared", "truth_matched",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        firsts = [t for t in (self.first_sent_at, other.first_sent_at) if t is not None]
+        lasts = [t for t in (self.last_acked_at, other.last_acked_at) if t is not None]
+        self.first_sent_at = min(firsts) if firsts else None
+        self.last_acked_at = max(lasts) if lasts else None
         self.labels.update(other.labels)
         self.latency.merge(other.latency)
         self.warnings.extend(w for w in other.warnings if w not in self.warnings)
@@ -94,7 +107,9 @@ class RunSummary:
 
     @property
     def fps(self) -> float:
-        return self.stats.frames_acked / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        """Acknowledged frames per second while streaming (start-up not counted)."""
+        window = self.stats.streaming_s
+        return self.stats.frames_acked / window if window > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         s = self.stats
@@ -113,6 +128,7 @@ class RunSummary:
             "bytes_sent": s.bytes_sent,
             "fps": round(self.fps, 3),
             "elapsed_s": round(self.elapsed_s, 3),
+            "streaming_s": round(self.stats.streaming_s, 3),
             "latency_ms": {
                 "p50": round(s.latency.percentile(0.50), 3),
                 "p90": round(s.latency.percentile(0.90), 3),

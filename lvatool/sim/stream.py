@@ -190,6 +190,8 @@ class StreamRunner:
                 content = preparer.to_bytes(item.prepared)
             timestamp = base_ticks + round(item.time_s * self.options.timescale)
             sent = _Sent(0, item.index, time.monotonic(), region)
+            if self.stats.first_sent_at is None:
+                self.stats.first_sent_at = sent.sent_at
             sent.sequence = call.send(timestamp, content, tag=sent)
             self._inflight[sent.sequence] = sent
             self.stats.frames_sent += 1
@@ -315,6 +317,7 @@ class StreamRunner:
             return
         stats = self.stats
         stats.frames_acked += 1
+        stats.last_acked_at = now
         stats.latency.add(1000 * (now - sent.sent_at))
         if event.inferences:
             stats.frames_with_inferences += 1

@@ -43,10 +43,9 @@ def run(*args: str) -> tuple[int, dict[str, object], str]:
     return result.exit_code, summary, result.output
 
 
-def lvatool_shm_files() -> set[str]:
-    return {
-        p.name for p in Path("/dev/shm").glob("lvatool-*") if not p.name.startswith("lvatool-test")
-    }
+def lvatool_shm_files(pid: int | None = None) -> set[str]:
+    """Buffer files made by simulate in process ``pid`` (this one by default)."""
+    return {p.name for p in Path("/dev/shm").glob(f"lvatool-{pid or os.getpid()}-*")}
 
 
 def test_main_job_without_arguments() -> None:
@@ -167,32 +166,30 @@ def test_cannot_connect_is_exit_3() -> None:
 
 
 def test_shm_file_is_removed_after_normal_end_and_error() -> None:
-    before = lvatool_shm_files()
     code, _, _ = run("--shm", "4", "--max-frames", "10")
     assert code == 0
     with MutantServer("ack_twice") as server:
         code, _, _ = run("--target", server.address, "--shm", "4")
     assert code == 4
-    assert lvatool_shm_files() == before
+    assert not lvatool_shm_files()
 
 
 def test_shm_file_is_removed_on_sigint() -> None:
     """A Ctrl-C mid-run still removes the buffer file and prints a partial summary."""
     with MutantServer("silent") as server:
-        before = lvatool_shm_files()
         process = subprocess.Popen(
             [sys.executable, "-m", "lvatool", "simulate", "--target", server.address,
              "--shm", "4", "--ack-timeout", "60"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
         deadline = time.monotonic() + 30
-        while lvatool_shm_files() == before and time.monotonic() < deadline:
+        while not lvatool_shm_files(process.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert lvatool_shm_files() != before, "the buffer file never appeared"
+        assert lvatool_shm_files(process.pid), "the buffer file never appeared"
         time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
-    assert lvatool_shm_files() == before
+    assert not lvatool_shm_files(process.pid)
     assert "Traceback" not in stderr
     assert "frames sent" in stdout
     assert process.returncode == 130

@@ -1,0 +1,125 @@
+"""End-to-end benchmark: PyAV decode-only against ``lvatool simulate`` → ``lvatool serve``.
+
+All figures come from one run on one machine, so compare the ratios, not the absolute
+numbers. ``lvatool serve`` and each ``lvatool simulate`` run in their own processes.
+
+1. decode-only: frames per second PyAV decodes the 1080p H.264 clip (frame threading).
+2. simulate → serve on the same clip: RAW BGR24 through shared memory, the same embedded,
+   and 416x416 JPEG embedded; each reported with its ratio to decode-only.
+3. memory: simulate's peak RSS for a 300-frame and a 3,000-frame run (looping the clip).
+
+Usage: python benchmarks/simulate_bench.py [--frames 600] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+CLIP = Path(__file__).resolve().parent.parent / "samples" / "videos" / "bars1080.mp4"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def decode_only(frames: int) -> float:
+    """Frames per second of decoding alone, looping the clip to ``frames`` frames."""
+    done = 0
+    started = time.perf_counter()
+    while done < frames:
+        with av.open(str(CLIP)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for _ in container.decode(stream):
+                done += 1
+                if done >= frames:
+                    break
+    return frames / (time.perf_counter() - started)
+
+
+def simulate(target: str, frames: int, *args: str) -> tuple[dict[str, object], float]:
+    """Run ``lvatool simulate``; its JSON summary and its peak RSS in MiB."""
+    with tempfile.TemporaryDirectory() as folder:
+        summary_path = Path(folder) / "summary.json"
+        command = [
+            sys.executable, "-m", "lvatool", "simulate", "--video", str(CLIP), "--loop",
+            "--max-frames", str(frames), "--target", target, "--quiet",
+            "--json", str(summary_path), *args,
+        ]  # fmt: skip
+        process = subprocess.Popen(command)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise SystemExit(f"simulate failed ({process.returncode}): {' '.join(command)}")
+        summary = json.loads(summary_path.read_text())
+    return summary, usage.ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+    )  # fmt: skip
+    target = f"127.0.0.1:{port}"
+    results: dict[str, dict[str, float]] = {}
+    try:
+        time.sleep(1.0)
+        decode_fps = decode_only(args.frames)
+        results["decode-only"] = {"fps": decode_fps}
+        runs = {
+            "shm-bgr24-1080p": ["--format", "raw", "--pixel-format", "bgr24", "--shm", "64"],
+            "embedded-bgr24-1080p": ["--format", "raw", "--pixel-format", "bgr24"],
+            "embedded-jpeg-416": ["--format", "jpeg", "--quality", "90", "--width", "416",
+                                  "--height", "416"],
+        }  # fmt: skip
+        for name, extra in runs.items():
+            summary, rss = simulate(target, args.frames, *extra)
+            fps = float(summary["fps"])  # type: ignore[arg-type]
+            latency = summary["latency_ms"]
+            assert isinstance(latency, dict)
+            results[name] = {
+                "fps": fps,
+                "ratio_to_decode": fps / decode_fps,
+                "p50_ms": latency["p50"],
+                "p99_ms": latency["p99"],
+                "peak_rss_mib": rss,
+            }
+        shm = runs["shm-bgr24-1080p"]
+        _, short_rss = simulate(target, 300, *shm)
+        _, long_rss = simulate(target, 3000, *shm)
+        results["memory"] = {
+            "rss_300_frames_mib": short_rss,
+            "rss_3000_frames_mib": long_rss,
+            "growth_pct": 100 * (long_rss - short_rss) / short_rss,
+        }
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    for name, figures in results.items():
+        print(f"{name:22s} " + "  ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
