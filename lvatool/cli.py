@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from lvatool import __version__
-from lvatool.commands import serve, simulate
+from lvatool.commands import conformance, serve, simulate
 
 app = typer.Typer(
     name="lvatool",
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.command("serve")(serve.serve)
 app.command("simulate")(simulate.simulate)
+app.add_typer(conformance.app, name="conformance")
 
 
 def _version(value: bool) -> None:

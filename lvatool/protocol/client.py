@@ -116,7 +116,12 @@ class ClientSession:
                 )
             self.reply = message.media_stream_descriptor
             self.state = ClientState.STREAMING
-            return ReplyReceived(message.media_stream_descriptor, warnings)
+            return ReplyReceived(
+                message.media_stream_descriptor,
+                warnings,
+                message.sequence_number,
+                message.ack_sequence_number,
+            )
         if self.state is ClientState.IDLE:
             raise LocalProtocolError("message received before the descriptor was sent")
         if payload == "media_stream_descriptor":
@@ -144,7 +149,15 @@ class ClientSession:
                 f"response for sample {ack} carries timestamp {sample.timestamp}, "
                 f"not the sample's {timestamp}",
             )
-        return AckReceived(ack, timestamp, tuple(sample.inferences), tag, warnings)
+        return AckReceived(
+            ack,
+            timestamp,
+            tuple(sample.inferences),
+            tag,
+            warnings,
+            message.sequence_number,
+            sample.timestamp,
+        )
 
     def _next(self, **payload: object) -> extension_pb2.MediaStreamMessage:
         self._last_sent += 1

@@ -46,6 +46,8 @@ class ReplyReceived:
 
     descriptor: extension_pb2.MediaStreamDescriptor
     warnings: tuple[str, ...] = ()
+    sequence_number: int = 1
+    ack_sequence_number: int = 1
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,5 @@ class AckReceived:
     inferences: tuple[inferencing_pb2.Inference, ...]
     tag: Any = None
     warnings: tuple[str, ...] = ()
+    response_sequence: int = 0
+    response_timestamp: int = 0

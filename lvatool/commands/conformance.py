@@ -1,0 +1,226 @@
+"""``lvatool conformance``: verdicts on either side of the protocol, for CI pipelines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lvatool.conformance import (
+    CATALOGUE,
+    ConnectError,
+    Outcome,
+    Selection,
+    SuiteReport,
+    checks_of,
+    run_client_suite,
+    run_server_suite,
+    self_test,
+)
+from lvatool.conformance.report import render_catalogue, render_report, write_json, write_junit
+from lvatool.conformance.results import CheckResult
+from lvatool.sim.call import ConnectOptions
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
+
+app = typer.Typer(
+    help=(
+        "Check an extension (server) or an LVA-like client against every rule of the "
+        "protocol. With no subcommand: a self-test of lvatool's own server and simulator."
+    ),
+    no_args_is_help=False,
+    add_completion=False,
+)
+
+ListOpt = Annotated[bool, typer.Option("--list", help="Print the check catalogue and exit.")]
+SelectOpt = Annotated[list[str] | None, typer.Option("--select", help="Run only these check IDs.")]
+SkipOpt = Annotated[list[str] | None, typer.Option("--skip", help="Leave out these check IDs.")]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
+JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="SHOULD failures fail the run too.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    Console(stderr=True).print(f"[red]lvatool conformance:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _ids(values: list[str] | None) -> tuple[str, ...]:
+    """IDs from repeated options or comma-separated lists, upper-cased."""
+    return tuple(
+        part.strip().upper() for v in values or () for part in v.split(",") if part.strip()
+    )
+
+
+def _selection(select: list[str] | None, skip: list[str] | None, strict: bool) -> Selection:
+    chosen, left_out = _ids(select), _ids(skip)
+    unknown = sorted(set(chosen + left_out) - set(CATALOGUE))
+    if unknown:
+        raise _fail(f"unknown check id(s): {', '.join(unknown)} (see --list)", EXIT_USAGE)
+    return Selection(chosen, left_out, strict)
+
+
+def _finish(
+    reports: list[SuiteReport], json_path: Path | None, junit: Path | None, quiet: bool
+) -> None:
+    console = Console()
+    for report in reports:
+        if not quiet:
+            render_report(report, console)
+        else:
+            s = report.summary()
+            console.print(f"{report.suite}: {s['passed']} passed, {s['failed']} failed, "
+                          f"{s['warned']} warned, {s['skipped']} skipped")  # fmt: skip
+    if json_path is not None:
+        write_json(reports, json_path)
+    if junit is not None:
+        write_junit(reports, junit)
+    failed = [r for report in reports for r in report.results
+              if r.outcome in (Outcome.FAIL, Outcome.ERROR)]  # fmt: skip
+    if failed:
+        err = Console(stderr=True)
+        for result in failed:
+            err.print(f"[red]FAIL[/red] {result.id} ({', '.join(result.rules)}): {result.message}",
+                      highlight=False)  # fmt: skip
+        raise typer.Exit(EXIT_FAILED)
+    raise typer.Exit(EXIT_OK)
+
+
+def _progress(quiet: bool) -> object:
+    err = Console(stderr=True)
+
+    def show(result: CheckResult) -> None:
+        if not quiet and err.is_terminal:
+            err.print(f"  {result.id} {result.outcome.value}", highlight=False)
+
+    return show
+
+
+@app.callback(invoke_without_command=True)
+def conformance(
+    ctx: typer.Context,
+    list_: ListOpt = False,
+    select: SelectOpt = None,
+    skip: SkipOpt = None,
+    json_path: JsonOpt = None,
+    junit: JunitOpt = None,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Verdicts on both sides of the protocol. Without a subcommand: the self-test.
+
+    Exit codes: 0 every MUST check passed, 1 a MUST check failed (or any, with --strict),
+    2 usage, 3 cannot connect.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if list_:
+        render_catalogue(checks_of(), Console())
+        raise typer.Exit(EXIT_OK)
+    selection = _selection(select, skip, strict)
+    try:
+        reports = self_test(selection, on_result=_progress(quiet))  # type: ignore[arg-type]
+    except ConnectError as error:
+        raise _fail(str(error), EXIT_CONNECT) from None
+    _finish(reports, json_path, junit, quiet)
+
+
+@app.command("server")
+def server(
+    target: Annotated[
+        str, typer.Option(help="The extension under test, HOST:PORT.")
+    ] = "localhost:5001",
+    username: Annotated[
+        str | None, typer.Option(help="Credentials the server requires (A1).")
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="darklight: also expect the reference labels of R4.")
+    ] = None,
+    tls_ca: Annotated[Path | None, typer.Option(help="PEM CA bundle: connect with TLS.")] = None,
+    connect_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for the server.")
+    ] = 10.0,
+    list_: ListOpt = False,
+    select: SelectOpt = None,
+    skip: SkipOpt = None,
+    json_path: JsonOpt = None,
+    junit: JunitOpt = None,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Drive a running extension the way LVA would, and check every answer."""
+    if list_:
+        render_catalogue(checks_of("server"), Console())
+        raise typer.Exit(EXIT_OK)
+    if profile not in (None, "darklight"):
+        raise _fail("--profile takes darklight", EXIT_USAGE)
+    if (username is None) != (password is None):
+        raise _fail("give both --username and --password", EXIT_USAGE)
+    selection = _selection(select, skip, strict)
+    ca = None
+    if tls_ca is not None:
+        try:
+            ca = tls_ca.read_bytes()
+        except OSError as error:
+            raise _fail(f"cannot read --tls-ca {tls_ca}: {error.strerror}", EXIT_USAGE) from None
+    connect = ConnectOptions(
+        target=target.removeprefix("tcp://"),
+        connect_timeout_s=connect_timeout,
+        username=username,
+        password=password,
+        tls_ca=ca,
+    )
+    try:
+        report = run_server_suite(connect, selection, username=username, password=password,
+                                  profile=profile, on_result=_progress(quiet))  # type: ignore[arg-type]  # fmt: skip
+    except ConnectError as error:
+        raise _fail(str(error), EXIT_CONNECT) from None
+    _finish([report], json_path, junit, quiet)
+
+
+@app.command("client", context_settings={"allow_interspersed_args": False})
+def client(
+    command: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The client to start, after --; {target} becomes the checker's address."
+        ),
+    ] = None,
+    listen: Annotated[
+        str, typer.Option(help="Where the checking extension listens.")
+    ] = "127.0.0.1:0",
+    timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the client.")] = 120.0,
+    username: Annotated[
+        str | None, typer.Option(help="Credentials the client should send (A1).")
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
+    list_: ListOpt = False,
+    select: SelectOpt = None,
+    skip: SkipOpt = None,
+    json_path: JsonOpt = None,
+    junit: JunitOpt = None,
+    strict: StrictOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run a checking extension and judge the LVA-like client that streams to it.
+
+    Either start the client here: lvatool conformance client -- my-client --to {target}
+    or point a running client at --listen HOST:PORT.
+    """
+    if list_:
+        render_catalogue(checks_of("client"), Console())
+        raise typer.Exit(EXIT_OK)
+    if not command and listen.endswith(":0"):
+        raise _fail("give the client to start after --, or a fixed --listen HOST:PORT", EXIT_USAGE)
+    selection = _selection(select, skip, strict)
+    try:
+        report = run_client_suite(command, listen=listen, selection=selection, username=username,
+                                  password=password, timeout_s=timeout,
+                                  on_result=_progress(quiet))  # type: ignore[arg-type]  # fmt: skip
+    except (ConnectError, OSError) as error:
+        raise _fail(str(error), EXIT_CONNECT) from None
+    _finish([report], json_path, junit, quiet)

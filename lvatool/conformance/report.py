@@ -1,0 +1,121 @@
+"""Reports rendered from the same records: a console table, JSON and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from lvatool.conformance.catalogue import Check
+from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
+
+_STYLE = {Outcome.PASS: "green", Outcome.FAIL: "red", Outcome.ERROR: "red bold",
+          Outcome.WARN: "yellow", Outcome.SKIP: "dim"}  # fmt: skip
+
+
+def render_catalogue(checks: list[Check], console: Console) -> None:
+    table = Table(title="lvatool conformance checks", title_justify="left")
+    for column in ("id", "suite", "level", "rules", "deadline", "title"):
+        table.add_column(column)
+    for c in checks:
+        table.add_row(
+            c.id, c.suite, c.level.value, ", ".join(c.rules), f"{c.deadline_s:g} s", c.title
+        )
+    console.print(table)
+
+
+def render_report(report: SuiteReport, console: Console) -> None:
+    table = Table(title=f"{report.suite} suite — {report.target}", title_justify="left")
+    for column in ("id", "level", "rules", "outcome", "title / reason"):
+        table.add_column(column, overflow="fold")
+    for r in report.results:
+        style = _STYLE[r.outcome]
+        table.add_row(
+            r.id, r.level, ", ".join(r.rules), f"[{style}]{r.outcome.value}[/{style}]",
+            f"{r.title}\n[dim]{r.message}[/dim]",
+        )  # fmt: skip
+    console.print(table)
+    s = report.summary()
+    console.print(
+        f"{report.suite}: {s['passed']} passed, {s['failed']} failed, "
+        f"{s['warned']} warned, {s['skipped']} skipped"
+    )
+
+
+def _result_json(r: CheckResult) -> dict[str, object]:
+    return {
+        "id": r.id,
+        "title": r.title,
+        "rules": list(r.rules),
+        "level": r.level,
+        "outcome": r.outcome.value,
+        "message": r.message,
+        "duration_s": round(r.duration_s, 3),
+    }
+
+
+def to_json(reports: list[SuiteReport]) -> object:
+    """One object per suite (a list when several ran, as in the self-test)."""
+    documents = [
+        {
+            "suite": report.suite,
+            "target": report.target,
+            "properties": report.properties,
+            "checks": [_result_json(r) for r in report.results],
+            "summary": report.summary(),
+        }
+        for report in reports
+    ]
+    return documents[0] if len(documents) == 1 else documents
+
+
+def write_json(reports: list[SuiteReport], path: Path) -> None:
+    path.write_text(json.dumps(to_json(reports), indent=2) + "\n", encoding="utf-8")
+
+
+def to_junit(reports: list[SuiteReport]) -> ET.ElementTree[ET.Element]:
+    """JUnit XML: one testsuite per suite, one testcase per check.
+
+    A broken rule is a ``<failure>``; a crash of the checker an ``<error>``; a skipped
+    check ``<skipped>``; a warning passes with the warning in ``<system-out>``.
+    """
+    root = ET.Element("testsuites", name="lvatool conformance")
+    for report in reports:
+        s = report.summary()
+        suite = ET.SubElement(
+            root, "testsuite",
+            name=f"lvatool.conformance.{report.suite}",
+            tests=str(len(report.results)),
+            failures=str(report.count(Outcome.FAIL)),
+            errors=str(report.count(Outcome.ERROR)),
+            skipped=str(s["skipped"]),
+            time=f"{sum(r.duration_s for r in report.results):.3f}",
+        )  # fmt: skip
+        properties = ET.SubElement(suite, "properties")
+        for name, value in report.properties.items():
+            ET.SubElement(properties, "property", name=name, value=value)
+        for r in report.results:
+            case = ET.SubElement(
+                suite, "testcase",
+                classname=f"lvatool.conformance.{report.suite}",
+                name=f"{r.id} {r.title}",
+                time=f"{r.duration_s:.3f}",
+            )  # fmt: skip
+            detail = f"[{r.level}; rules {', '.join(r.rules)}] {r.message}"
+            if r.outcome is Outcome.FAIL:
+                ET.SubElement(case, "failure", message=r.message, type=r.level).text = detail
+            elif r.outcome is Outcome.ERROR:
+                ET.SubElement(case, "error", message=r.message).text = "\n".join(r.log) or detail
+            elif r.outcome is Outcome.SKIP:
+                ET.SubElement(case, "skipped", message=r.message)
+            else:
+                ET.SubElement(case, "system-out").text = detail
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def write_junit(reports: list[SuiteReport], path: Path) -> None:
+    to_junit(reports).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,146 @@
+"""Running checks, each within its deadline, so one silent peer costs one check.
+
+A check runs on its own thread with a :class:`CheckContext`. When its deadline passes
+the runner cancels every call the check opened (so its thread unblocks) and records a
+failure: silence is the finding. A crash of the check itself is an ``error``, not a
+``fail``, so a bug of the checker is never mistaken for a bug of the peer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lvatool.conformance.catalogue import Check, CheckFailed, CheckSkipped, CheckWarning, Level
+from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
+
+
+class CheckContext:
+    """What a check gets: its deadline, a log, and a place to register things to cancel."""
+
+    def __init__(self, check: Check, environment: Any) -> None:
+        self.check = check
+        self.env = environment
+        self.deadline = time.monotonic() + check.deadline_s
+        self.log: list[str] = []
+        self._cancel: list[Callable[[], object]] = []
+        self._lock = threading.Lock()
+        self.cancelled = threading.Event()
+
+    def remaining(self, cap: float | None = None) -> float:
+        """Seconds left before the deadline (at most ``cap``)."""
+        left = max(self.deadline - time.monotonic(), 0.0)
+        return min(left, cap) if cap is not None else left
+
+    def note(self, line: str) -> None:
+        self.log.append(line)
+
+    def on_cancel(self, cancel: Callable[[], object]) -> None:
+        """Call ``cancel`` if the check overruns its deadline or when it ends."""
+        with self._lock:
+            self._cancel.append(cancel)
+
+    def cancel_all(self) -> None:
+        self.cancelled.set()
+        with self._lock:
+            actions, self._cancel = self._cancel, []
+        for action in actions:
+            with contextlib.suppress(Exception):
+                action()
+
+
+def _outcome_for(check: Check, failed: bool, strict: bool) -> Outcome:
+    if not failed:
+        return Outcome.PASS
+    if check.level is Level.MUST or strict:
+        return Outcome.FAIL
+    return Outcome.WARN
+
+
+def run_check(check: Check, environment: Any, strict: bool = False) -> CheckResult:
+    """Run one check to a result, whatever it does."""
+    context = CheckContext(check, environment)
+    box: dict[str, BaseException | str | None] = {}
+
+    def body() -> None:
+        try:
+            box["message"] = check.run(context)
+        except BaseException as error:
+            box["error"] = error
+            box["trace"] = traceback.format_exc()
+
+    started = time.monotonic()
+    thread = threading.Thread(target=body, name=f"check-{check.id}", daemon=True)
+    thread.start()
+    thread.join(check.deadline_s)
+    timed_out = thread.is_alive()
+    context.cancel_all()
+    if timed_out:
+        thread.join(2.0)
+    duration = time.monotonic() - started
+    level = check.level.value
+
+    def result(outcome: Outcome, message: str) -> CheckResult:
+        return CheckResult(
+            check.id,
+            check.title,
+            check.rules,
+            level,
+            outcome,
+            message,
+            duration,
+            tuple(context.log),
+        )
+
+    if timed_out:
+        return result(
+            _outcome_for(check, True, strict),
+            f"no verdict within the {check.deadline_s:g} s deadline: the peer went silent",
+        )
+    error = box.get("error")
+    if error is None:
+        return result(Outcome.PASS, str(box.get("message") or "ok"))
+    if isinstance(error, CheckFailed):
+        return result(_outcome_for(check, True, strict), str(error))
+    if isinstance(error, CheckWarning):
+        return result(Outcome.FAIL if strict else Outcome.WARN, str(error))
+    if isinstance(error, CheckSkipped):
+        return result(Outcome.SKIP, str(error))
+    trace = str(box.get("trace") or "")
+    context.note(trace)
+    return result(Outcome.ERROR, f"the checker crashed: {type(error).__name__}: {error}")
+
+
+def select_checks(
+    checks: Iterable[Check], select: Iterable[str] = (), skip: Iterable[str] = ()
+) -> list[Check]:
+    """Checks whose ID is selected (all when none is) and not skipped; IDs are validated."""
+    checks = list(checks)
+    known = {c.id for c in checks}
+    wanted, unwanted = set(select), set(skip)
+    unknown = (wanted | unwanted) - known
+    if unknown:
+        raise ValueError(f"unknown check id(s): {', '.join(sorted(unknown))}")
+    return [c for c in checks if (not wanted or c.id in wanted) and c.id not in unwanted]
+
+
+def run_suite(
+    suite: str,
+    target: str,
+    checks: Iterable[Check],
+    environment: Any,
+    *,
+    strict: bool = False,
+    on_result: Callable[[CheckResult], None] | None = None,
+) -> SuiteReport:
+    report = SuiteReport(suite, target)
+    for check in checks:
+        outcome = run_check(check, environment, strict)
+        report.results.append(outcome)
+        if on_result is not None:
+            on_result(outcome)
+    return report
