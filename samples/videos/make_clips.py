@@ -123,7 +123,8 @@ def render(index: int, width: int, height: int) -> Rgb:
 def encode(spec: ClipSpec, path: Path) -> str:
     """Encode ``spec`` to ``path`` as H.264 yuv420p MP4; return the encoder name used."""
     codec = "libx264" if "libx264" in av.codecs_available else "h264"
-    with av.open(str(path), mode="w", format="mp4") as container:
+    # faststart: the index comes first, so players (and lvatool) can stream it over HTTP.
+    with av.open(str(path), mode="w", format="mp4", options={"movflags": "faststart"}) as container:
         stream = container.add_stream(codec, rate=FPS)
         if not isinstance(stream, av.VideoStream):
             raise SystemExit(f"{codec} did not give a video stream")
