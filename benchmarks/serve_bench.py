@@ -17,19 +17,15 @@ Usage: python benchmarks/serve_bench.py [--frames 1000] [--long-frames 10000] [-
 from __future__ import annotations
 
 import argparse
-import json
 import mmap
 import os
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
+from _common import report, serve_in_process_of_its_own
 
 from lvatool.media import Encoding, FrameFormat, PixelFormat, encode_image, rgb_to_raw
 from lvatool.protocol import AckReceived, ContentReference, SharedMemoryTransfer, StreamSpec
@@ -40,12 +36,6 @@ from lvatool.sim.call import (
     open_channel,
     wait_for_channel,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -142,47 +132,37 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-    )  # fmt: skip
-    target = f"127.0.0.1:{port}"
     results: dict[str, dict[str, float]] = {}
     bgr = [rgb_to_raw(_frame(v, 1920, 1080), PixelFormat.BGR24) for v in (40, 210, 90, 170)]
     raw_1080 = FrameFormat(Encoding.RAW, PixelFormat.BGR24, 1920, 1080)
     shm = ShmBuffer(bgr)
     try:
-        shm_spec = StreamSpec(raw_1080, shared_memory=SharedMemoryTransfer(shm.name, shm.size))
-        results["shm-1080p"] = run_session(
-            target, shm_spec, shm.references, args.frames, args.window
-        )
-        results["embedded-1080p"] = run_session(
-            target, StreamSpec(raw_1080), bgr, max(args.frames // 2, 1), args.window
-        )
-        jpegs = [encode_image(_frame(v, 416, 416), Encoding.JPG, 90) for v in (40, 210)]
-        results["jpeg-416"] = run_session(
-            target, StreamSpec(FrameFormat(Encoding.JPG)), jpegs, 300, 1, pace_fps=30
-        )
-        short = run_session(target, shm_spec, shm.references, 1000, args.window)
-        rss_short = _peak_rss_mib(server.pid)
-        long = run_session(target, shm_spec, shm.references, args.long_frames, args.window)
-        rss_long = _peak_rss_mib(server.pid)
-        results["memory"] = {
-            "rss_after_1000_mib": rss_short,
-            f"rss_after_{args.long_frames}_mib": rss_long,
-            "growth_pct": 100 * (rss_long - rss_short) / rss_short,
-            "fps_short": short["fps"],
-            "fps_long": long["fps"],
-        }
+        with serve_in_process_of_its_own() as (target, server_pid):
+            shm_spec = StreamSpec(raw_1080, shared_memory=SharedMemoryTransfer(shm.name, shm.size))
+            results["shm-1080p"] = run_session(
+                target, shm_spec, shm.references, args.frames, args.window
+            )
+            results["embedded-1080p"] = run_session(
+                target, StreamSpec(raw_1080), bgr, max(args.frames // 2, 1), args.window
+            )
+            jpegs = [encode_image(_frame(v, 416, 416), Encoding.JPG, 90) for v in (40, 210)]
+            results["jpeg-416"] = run_session(
+                target, StreamSpec(FrameFormat(Encoding.JPG)), jpegs, 300, 1, pace_fps=30
+            )
+            short = run_session(target, shm_spec, shm.references, 1000, args.window)
+            rss_short = _peak_rss_mib(server_pid)
+            long = run_session(target, shm_spec, shm.references, args.long_frames, args.window)
+            rss_long = _peak_rss_mib(server_pid)
+            results["memory"] = {
+                "rss_after_1000_mib": rss_short,
+                f"rss_after_{args.long_frames}_mib": rss_long,
+                "growth_pct": 100 * (rss_long - rss_short) / rss_short,
+                "fps_short": short["fps"],
+                "fps_long": long["fps"],
+            }
     finally:
         shm.remove()
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
-    for name, figures in results.items():
-        print(f"{name:15s} " + "  ".join(f"{k}={v:.1f}" for k, v in figures.items()))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    report(results, args.json)
     return 0
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,14 +23,9 @@ import time
 from pathlib import Path
 
 import av
+from _common import report, serve_in_process_of_its_own
 
 CLIP = Path(__file__).resolve().parent.parent / "samples" / "videos" / "bars1080.mp4"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def decode_only(frames: int) -> float:
@@ -74,15 +67,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-    )  # fmt: skip
-    target = f"127.0.0.1:{port}"
     results: dict[str, dict[str, float]] = {}
-    try:
-        time.sleep(1.0)
+    with serve_in_process_of_its_own() as (target, _):
         decode_fps = decode_only(args.frames)
         results["decode-only"] = {"fps": decode_fps}
         runs = {
@@ -111,13 +97,7 @@ def main() -> int:
             "rss_3000_frames_mib": long_rss,
             "growth_pct": 100 * (long_rss - short_rss) / short_rss,
         }
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(30)
-    for name, figures in results.items():
-        print(f"{name:22s} " + "  ".join(f"{k}={v:.2f}" for k, v in figures.items()))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    report(results, args.json)
     return 0
 
 

@@ -55,7 +55,13 @@ def _ids(values: list[str] | None) -> tuple[str, ...]:
     )
 
 
-def _selection(select: list[str] | None, skip: list[str] | None, strict: bool) -> Selection:
+def _selection(
+    suite: str | None, list_: bool, select: list[str] | None, skip: list[str] | None, strict: bool
+) -> Selection:
+    """The checks to run; with ``--list``, print the suite's catalogue and exit instead."""
+    if list_:
+        render_catalogue(checks_of(suite), Console())
+        raise typer.Exit(EXIT_OK)
     chosen, left_out = _ids(select), _ids(skip)
     unknown = sorted(set(chosen + left_out) - set(CATALOGUE))
     if unknown:
@@ -117,10 +123,7 @@ def conformance(
     """
     if ctx.invoked_subcommand is not None:
         return
-    if list_:
-        render_catalogue(checks_of(), Console())
-        raise typer.Exit(EXIT_OK)
-    selection = _selection(select, skip, strict)
+    selection = _selection(None, list_, select, skip, strict)
     try:
         reports = self_test(selection, on_result=_progress(quiet))  # type: ignore[arg-type]
     except ConnectError as error:
@@ -153,14 +156,11 @@ def server(
     quiet: QuietOpt = False,
 ) -> None:
     """Drive a running extension the way LVA would, and check every answer."""
-    if list_:
-        render_catalogue(checks_of("server"), Console())
-        raise typer.Exit(EXIT_OK)
+    selection = _selection("server", list_, select, skip, strict)
     if profile not in (None, "darklight"):
         raise _fail("--profile takes darklight", EXIT_USAGE)
     if (username is None) != (password is None):
         raise _fail("give both --username and --password", EXIT_USAGE)
-    selection = _selection(select, skip, strict)
     ca = None
     if tls_ca is not None:
         try:
@@ -211,12 +211,9 @@ def client(
     Either start the client here: lvatool conformance client -- my-client --to {target}
     or point a running client at --listen HOST:PORT.
     """
-    if list_:
-        render_catalogue(checks_of("client"), Console())
-        raise typer.Exit(EXIT_OK)
+    selection = _selection("client", list_, select, skip, strict)
     if not command and listen.endswith(":0"):
         raise _fail("give the client to start after --, or a fixed --listen HOST:PORT", EXIT_USAGE)
-    selection = _selection(select, skip, strict)
     try:
         report = run_client_suite(command, listen=listen, selection=selection, username=username,
                                   password=password, timeout_s=timeout,
