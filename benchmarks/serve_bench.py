@@ -28,6 +28,7 @@ import numpy as np
 from _common import report, serve_in_process_of_its_own
 
 from lvatool.media import Encoding, FrameFormat, PixelFormat, encode_image, rgb_to_raw
+from lvatool.memory import reuse_large_buffers
 from lvatool.protocol import AckReceived, ContentReference, SharedMemoryTransfer, StreamSpec
 from lvatool.sim.call import (
     CallEnded,
@@ -131,6 +132,7 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=4, help="frames in flight (pipelined runs)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    reuse_large_buffers()  # as the lvatool command line does, for a like-for-like run
 
     results: dict[str, dict[str, float]] = {}
     bgr = [rgb_to_raw(_frame(v, 1920, 1080), PixelFormat.BGR24) for v in (40, 210, 90, 170)]

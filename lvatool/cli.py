@@ -6,6 +6,7 @@ import typer
 
 from lvatool import __version__
 from lvatool.commands import conformance, serve, simulate
+from lvatool.memory import reuse_large_buffers
 
 app = typer.Typer(
     name="lvatool",
@@ -39,4 +40,5 @@ def _root(
 
 def main() -> None:
     """Console-script entry point."""
+    reuse_large_buffers()
     app()
