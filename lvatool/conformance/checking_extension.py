@@ -71,6 +71,7 @@ class CheckingPolicy:
     hold: int = 3
     handshake_timeout_s: float = 30.0
     idle_timeout_s: float = 60.0
+    hold_timeout_s: float = 0.2
     seed: int = 7
 
 
@@ -101,6 +102,7 @@ class _Session:
         self.record = record
         self.reader: SharedMemoryReader | None = None
         self.expected_sequence = 1
+        self.received = 0
         self.sent = 0
         self.rng = random.Random(policy.seed)
         self.held: list[tuple[SampleRecord, bytes | None, list[inferencing_pb2.Inference]]] = []
@@ -110,7 +112,7 @@ class _Session:
         try:
             first = pump.get(self.policy.handshake_timeout_s)
             if first is None or isinstance(first, EndOfStream):
-                self.record.ending = "timeout" if first is None else "half-close"
+                self.record.ending = "timeout" if first is None else _ending(first, context)
                 return
             self._observe_sequence(first)
             self.record.first_payload = first.WhichOneof("payload")
@@ -123,12 +125,17 @@ class _Session:
                 )
             self._accept_descriptor(first.media_stream_descriptor, context)
             # Delay the reply while reading: a sample now arrived before the reply (H5).
+            # A half-close or cancel in this window ends the stream: keep it, do not wait on.
             early: list[Message] = []
+            ended: EndOfStream | None = None
             deadline = time.monotonic() + self.policy.reply_delay_s
-            while (left := deadline - time.monotonic()) > 0:
+            while ended is None and (left := deadline - time.monotonic()) > 0:
                 message = pump.get(left)
                 if isinstance(message, Message):
                     early.append(message)
+                elif isinstance(message, EndOfStream):
+                    ended = message
+                    self.record.ending = _ending(message, context)
             yield self._message(
                 first.sequence_number,
                 media_stream_descriptor=extension_pb2.MediaStreamDescriptor(
@@ -140,13 +147,21 @@ class _Session:
             )
             for message in early:
                 yield from self._sample(message, before_reply=True)
-            while True:
-                message = pump.get(self.policy.idle_timeout_s)
+            while ended is None:
+                # Held samples wait for more traffic, but not for long: a client whose
+                # buffer or window is smaller than what we hold must not stall (Q4 only
+                # says acks may come late, not never).
+                message = pump.get(
+                    self.policy.hold_timeout_s if self.held else self.policy.idle_timeout_s
+                )
+                if message is None and self.held:
+                    yield from self._release(len(self.held))
+                    continue
                 if message is None:
                     self.record.ending = "timeout"
                     break
                 if isinstance(message, EndOfStream):
-                    self.record.ending = "cancelled" if message.error else "half-close"
+                    self.record.ending = _ending(message, context)
                     break
                 yield from self._sample(message, before_reply=False)
             yield from self._release(len(self.held))
@@ -161,9 +176,10 @@ class _Session:
         return Message(sequence_number=self.sent, ack_sequence_number=ack, **payload)  # type: ignore[arg-type]
 
     def _observe_sequence(self, message: Message) -> None:
+        self.received += 1
         if message.sequence_number != self.expected_sequence:
             self.record.sequence_errors.append(
-                f"message {len(self.record.samples) + 1} numbered {message.sequence_number}, "
+                f"message {self.received} numbered {message.sequence_number}, "
                 f"expected {self.expected_sequence}"
             )
         self.expected_sequence = message.sequence_number + 1
@@ -267,6 +283,27 @@ class _Session:
             response.media_sample.timestamp = record.timestamp
             response.media_sample.inferences.extend(inferences)
             yield response
+
+
+#: How long a request stream that ended cleanly is watched for the call's cancellation.
+_CANCEL_GRACE_S = 0.1
+
+
+def _ending(end: EndOfStream, context: grpc.ServicerContext) -> str:
+    """How the client ended its request stream: ``half-close`` or ``cancelled`` (Q6).
+
+    gRPC may end the request iterator of a cancelled call exactly as it ends a half-closed
+    one (the end of the messages is seen before the cancellation). A half-closed call stays
+    active, waiting for our replies; a cancelled one goes inactive within a millisecond.
+    """
+    if end.error is not None:
+        return "cancelled"
+    deadline = time.monotonic() + _CANCEL_GRACE_S
+    while context.is_active():
+        if time.monotonic() >= deadline:
+            return "half-close"
+        time.sleep(0.005)
+    return "cancelled"
 
 
 class CheckingExtension:

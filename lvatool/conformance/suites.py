@@ -126,24 +126,25 @@ def self_test(
     from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
 
     username, password = "lvatool", "self-test"
-    policy = SessionPolicy(credentials=(username, password))
-    with ExtensionServer(ServerOptions(host="127.0.0.1", port=0, policy=policy)) as server:
-        connect = ConnectOptions(target=server.address, username=username, password=password)
-        server_report = run_server_suite(
-            connect,
-            Selection(tuple(c for c in selection.select if c.startswith("S")),
-                      selection.skip, selection.strict),
-            username=username, password=password, profile="darklight", on_result=on_result,
-        )  # fmt: skip
-    command = [
-        sys.executable, "-m", "lvatool", "simulate", "--target", "{target}", "--quiet",
-        "--shm", "8", "--format", "raw", "--pixel-format", "bgr24", "--max-frames", "45",
-        "--username", username, "--password", password,
-    ]  # fmt: skip
-    client_report = run_client_suite(
-        command,
-        selection=Selection(tuple(c for c in selection.select if c.startswith("C")),
-                            selection.skip, selection.strict),
-        username=username, password=password, on_result=on_result,
-    )  # fmt: skip
-    return [server_report, client_report]
+    reports = []
+    server_ids = tuple(c for c in selection.select if c.startswith("S"))
+    client_ids = tuple(c for c in selection.select if c.startswith("C"))
+    if server_ids or not selection.select:
+        policy = SessionPolicy(credentials=(username, password))
+        with ExtensionServer(ServerOptions(host="127.0.0.1", port=0, policy=policy)) as server:
+            connect = ConnectOptions(target=server.address, username=username, password=password)
+            reports.append(run_server_suite(
+                connect, Selection(server_ids, selection.skip, selection.strict),
+                username=username, password=password, profile="darklight", on_result=on_result,
+            ))  # fmt: skip
+    if client_ids or not selection.select:
+        command = [
+            sys.executable, "-m", "lvatool", "simulate", "--target", "{target}", "--quiet",
+            "--shm", "8", "--format", "raw", "--pixel-format", "bgr24", "--max-frames", "45",
+            "--username", username, "--password", password,
+        ]  # fmt: skip
+        reports.append(run_client_suite(
+            command, selection=Selection(client_ids, selection.skip, selection.strict),
+            username=username, password=password, on_result=on_result,
+        ))  # fmt: skip
+    return reports
