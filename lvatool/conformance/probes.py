@@ -38,6 +38,9 @@ from lvatool.sim.call import (
 )
 
 PROBE_WIDTH, PROBE_HEIGHT = 160, 120
+# Checks stop waiting for the peer this long before their deadline, so that silence is
+# reported by the check, naming the rule it breaks, and not by the runner's deadline.
+VERDICT_MARGIN_S = 0.5
 RAW_PROBE = FrameFormat(Encoding.RAW, PixelFormat.BGR24, PROBE_WIDTH, PROBE_HEIGHT)
 
 
@@ -90,6 +93,14 @@ def canonical(inferences: Sequence[inferencing_pb2.Inference]) -> tuple[str, ...
             body.pop(volatile, None)
         out.append(json.dumps(rounded(body), sort_keys=True))
     return tuple(sorted(out))
+
+
+def time_left(context: object) -> float:
+    """Seconds a check may still wait for the peer: its deadline less the verdict margin."""
+    from lvatool.conformance.runner import CheckContext
+
+    assert isinstance(context, CheckContext)
+    return max(context.remaining() - VERDICT_MARGIN_S, 0.0)
 
 
 def describe_results(result: tuple[str, ...]) -> str:
@@ -147,7 +158,7 @@ class Probe:
 
     def handshake(self) -> ReplyReceived:
         """The server's reply descriptor; fails the check on anything else (H2, H4)."""
-        event = self.call.next_event(self.context.remaining())
+        event = self.call.next_event(time_left(self.context))
         if event is None:
             raise CheckFailed("no reply descriptor before the deadline (H4: never silence)")
         if isinstance(event, ProtocolError):
@@ -167,7 +178,7 @@ class Probe:
 
     def next_ack(self) -> AckReceived:
         """The next acknowledgement, or a failure naming what came instead."""
-        event = self.call.next_event(self.context.remaining())
+        event = self.call.next_event(time_left(self.context))
         if event is None:
             raise CheckFailed("an acknowledgement did not arrive before the deadline (Q2)")
         if isinstance(event, AckReceived):
@@ -188,7 +199,7 @@ class Probe:
         """Half-close and wait for the end of the call (Q6)."""
         self.call.close()
         while self.ended is None:
-            event = self.call.next_event(self.context.remaining())
+            event = self.call.next_event(time_left(self.context))
             if event is None:
                 raise CheckFailed("the call did not end after the half-close (Q6)")
             if isinstance(event, CallEnded):
@@ -200,7 +211,7 @@ class Probe:
     def end_status(self) -> CallEnded:
         """Wait (within the deadline) for the server to end the call; the status it gave."""
         while self.ended is None:
-            event = self.call.next_event(self.context.remaining())
+            event = self.call.next_event(time_left(self.context))
             if event is None:
                 raise CheckFailed(
                     "the server neither answered nor ended the call (H6: never silence)"

@@ -24,11 +24,18 @@ from lvatool.conformance.probes import (
     encode_probe,
     probe_images,
     run_probe_frames,
+    time_left,
 )
 from lvatool.conformance.runner import CheckContext
 from lvatool.contract import inferencing_pb2
 from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, rgb_to_raw, row_bytes
-from lvatool.protocol import AckReceived, ContentReference, SharedMemoryTransfer, StreamSpec
+from lvatool.protocol import (
+    AckReceived,
+    ContentReference,
+    ReplyReceived,
+    SharedMemoryTransfer,
+    StreamSpec,
+)
 from lvatool.shm import SharedMemoryWriter
 from lvatool.sim.call import CallEnded, ConnectOptions
 from lvatool.sim.publish import inference_json
@@ -90,7 +97,9 @@ def sequence_numbers(context: CheckContext) -> str:
         probe.finish()
     finally:
         probe.close()
-    if any("Q5" in w for w in probe.call.warnings) or 0 in numbers:
+    assert probe.reply is not None
+    warnings = [*probe.reply.warnings, *(w for a in acks for w in a.warnings)]
+    if any("Q5" in w for w in warnings) or 0 in numbers:
         raise CheckWarning("the server numbers some messages 0 (tolerated by LVA, Q5)")
     if numbers != list(range(2, 8)):
         raise CheckFailed(f"responses numbered {numbers}, expected 2 … 7 (Q1)")
@@ -210,17 +219,21 @@ def _try_format(context: CheckContext, frame: FrameFormat, budget_s: float) -> s
     started = time.monotonic()
     probe = Probe(context, _spec(frame))
     try:
-        event = probe.call.next_event(min(budget_s, context.remaining()))
+        event = probe.call.next_event(min(budget_s, time_left(context)))
         if event is None:
             return "silent"
         if isinstance(event, CallEnded):
             return f"refused {event.code}"
+        if isinstance(event, Exception):
+            return f"broke the protocol: {event}"
+        if not isinstance(event, ReplyReceived):
+            return "broke the protocol: a sample before its descriptor (H2)"
         for position in range(2):
             probe.send(encode_probe(position, frame), TICKS * (position + 1))
         got = 0
         while got < 2:
             left = budget_s - (time.monotonic() - started)
-            event = probe.call.next_event(min(max(left, 0.0), context.remaining()))
+            event = probe.call.next_event(min(max(left, 0.0), time_left(context)))
             if event is None:
                 return "silent"
             if isinstance(event, CallEnded):
@@ -275,7 +288,7 @@ def large_embedded_frame(context: CheckContext) -> str:
     try:
         probe.handshake()
         probe.send(rgb_to_raw(np.ascontiguousarray(image), frame.pixel_format), TICKS)
-        event = probe.call.next_event(context.remaining())
+        event = probe.call.next_event(time_left(context))
         if isinstance(event, CallEnded) and event.code == "RESOURCE_EXHAUSTED":
             raise CheckFailed(
                 "the server refused a 6.2 MB message with RESOURCE_EXHAUSTED: it keeps gRPC's "
@@ -322,7 +335,7 @@ def reference_outside_buffer(context: CheckContext) -> str:
         try:
             probe.handshake()
             probe.send(ContentReference(buffer.size - size // 2, size), TICKS)
-            event = probe.call.next_event(context.remaining())
+            event = probe.call.next_event(time_left(context))
             if event is None:
                 raise CheckFailed(
                     "silence after a reference outside the buffer (M4: never silence)"
@@ -347,7 +360,7 @@ def bad_handle_names(context: CheckContext) -> str:
     for name in ("../../etc/hostname", "lvatool/../../etc/hostname"):
         probe = Probe(context, _spec(shm=SharedMemoryTransfer(name, 4096)))
         try:
-            event = probe.call.next_event(context.remaining())
+            event = probe.call.next_event(time_left(context))
             if event is None:
                 raise CheckFailed(f"silence after handle name {name!r} (M4: never silence)")
             if not isinstance(event, CallEnded):
@@ -378,7 +391,12 @@ def concurrent_sessions(context: CheckContext) -> str:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(context.remaining())
+        thread.join(time_left(context))
+    errors.extend(
+        f"session {i + 1} had no verdict before the deadline"
+        for i, thread in enumerate(threads)
+        if thread.is_alive()
+    )
     if errors:
         raise CheckFailed("; ".join(errors) + " (H1)")
     for i, (order, results) in enumerate(zip(orders, outcomes, strict=True)):
@@ -402,7 +420,7 @@ def half_close(context: CheckContext) -> str:
         probe.call.close()
         acked = 0
         while True:
-            event = probe.call.next_event(context.remaining())
+            event = probe.call.next_event(time_left(context))
             if event is None:
                 raise CheckFailed(f"after the half-close, {acked} of 5 acked and then silence (Q6)")
             if isinstance(event, CallEnded):
@@ -450,7 +468,7 @@ def credentials(context: CheckContext) -> str:
     for kind, connect in attempts.items():
         probe = Probe(context, _spec(), connect)
         try:
-            event = probe.call.next_event(context.remaining())
+            event = probe.call.next_event(time_left(context))
             if event is None:
                 raise CheckFailed(f"silence for {kind} credentials (A1)")
             if not isinstance(event, CallEnded):
@@ -483,7 +501,8 @@ def inference_problems(inference: inferencing_pb2.Inference) -> list[str]:
         problems.append("an inference with no value (R3)")
     expected = _VALUE_FOR_TYPE.get(inference.type)
     if inference.type != inferencing_pb2.Inference.AUTO and expected != kind:
-        problems.append(f"type {inference.type} with a {kind} value (R1)")
+        type_name = inferencing_pb2.Inference.InferenceType.Name(inference.type)
+        problems.append(f"type {type_name} with a {kind} value (R1)")
     confidences: list[float] = []
     boxes = []
     if kind in ("classification", "entity"):

@@ -1,0 +1,338 @@
+"""Extensions that each break exactly one rule, to prove that every server check can fail.
+
+Like gRPC's interop server, there is one configurable servicer: without a fault it is a
+correct dark/light extension (R4) built on :class:`~lvatool.protocol.ServerSession`, and a
+:class:`Fault` switches exactly one behaviour off (the rule it breaks is in the comment).
+Each :class:`MutantServer` is a real gRPC server on a free loopback port, stopped when its
+``with`` block ends. Every wait inside a call is bounded: a silent mutant stays silent at
+most :data:`SILENCE_LIMIT_S`, or until the client or the server ends the call.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hmac
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from typing import NoReturn
+
+import grpc
+
+from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2, media_pb2
+from lvatool.grpc_options import channel_options
+from lvatool.media import Encoding, PixelFormat, luma_label
+from lvatool.protocol import (
+    ContentReference,
+    RemoteProtocolError,
+    SampleReceived,
+    ServerSession,
+)
+from lvatool.server.processor import Frame, InvalidFrameError, classification
+from lvatool.server.pump import EndOfStream, RequestPump
+from lvatool.shm import SharedMemoryError, SharedMemoryReader
+
+Message = extension_pb2.MediaStreamMessage
+Inference = inferencing_pb2.Inference
+
+NAME = "mutant"
+SILENCE_LIMIT_S = 30.0  # the longest any mutant keeps a call open without a word
+HOLD_S = 0.05  # how long the racy mutants (S06, S12) wait where a correct server would not
+SILENT_PIXEL_FORMAT = PixelFormat.RGB565LE
+
+
+class Fault(enum.StrEnum):
+    """One broken behaviour each; the value is the readable name used in test ids."""
+
+    NONE = "correct"
+    DESCRIPTOR_ACKS_ZERO = "descriptor-acks-0"  # H4: the reply must ack the descriptor
+    DESCRIPTOR_VIDEO_FORMAT = "descriptor-video-format"  # H4: no video format in the reply
+    SKIPS_A_NUMBER = "skips-a-number"  # Q1: responses 2, 4, 5 …
+    NUMBERS_ZERO = "numbers-zero"  # Q5: every message numbered 0 (tolerated)
+    DESCRIPTOR_NUMBERED_ZERO = "descriptor-numbered-0"  # Q5: replies 0, 1, 2 … (tolerated)
+    ACKS_TWICE = "acks-twice"  # Q2: each sample acknowledged twice
+    NO_TIMESTAMP_ECHO = "no-timestamp-echo"  # Q2 [decision]: response timestamps left 0
+    RESULTS_OF_PREVIOUS_FRAME = "results-of-previous-frame"  # Q3: results one frame late
+    READS_AFTER_ACK = "reads-after-ack"  # M3: acks a region on arrival, reads it after
+    SILENT_ON_JPEG = "silent-on-jpeg"  # H6: never answers a JPG descriptor
+    SILENT_ON_PIXEL_FORMAT = "silent-on-rgb565le"  # H6: never answers one RAW format
+    DEFAULT_RECEIVE_LIMIT = "default-receive-limit"  # E2: gRPC's 4 MiB receive limit
+    ACKS_OUTSIDE_REFERENCE = "acks-outside-reference"  # M4: acks a reference past the end
+    ACCEPTS_BAD_HANDLE = "accepts-bad-handle"  # M4: replies to a handle name with '/', '..'
+    SHARED_STATE = "shared-state"  # H1: one result slot for all sessions
+    IGNORES_HALF_CLOSE = "ignores-half-close"  # Q6: never ends the call after a half-close
+    DROPS_PENDING_ON_HALF_CLOSE = "drops-pending-on-half-close"  # Q6: ends OK, one unacked
+    WEDGED_AFTER_CANCEL = "wedged-after-cancel"  # A3: refuses every call after a cancel
+    IGNORES_CREDENTIALS = "ignores-credentials"  # A1: serves any or no credentials
+    CONFIDENCE_OUT_OF_RANGE = "confidence-1.5"  # R2: tag confidence 1.5
+    TYPE_MISMATCH = "type-mismatch"  # R1: type ENTITY on a classification value
+    NEVER_ACKS = "never-acks"  # Q2: replies to the descriptor, then silence
+    INVERTED_LABELS = "inverted-labels"  # R4: dark for light and light for dark
+
+
+class _Ended(Exception):
+    """The call is over (cancelled, or ended by us); nothing more to send."""
+
+
+def _basic(credentials: tuple[str, str]) -> str:
+    token = base64.b64encode(":".join(credentials).encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: ignore[misc]
+    """A dark/light extension with at most one :class:`Fault`."""
+
+    def __init__(self, fault: Fault = Fault.NONE, credentials: tuple[str, str] | None = None):
+        self.fault = fault
+        self.expected_auth = _basic(credentials) if credentials is not None else None
+        self.wedged = threading.Event()  # WEDGED_AFTER_CANCEL: set once a call was cancelled
+        self._shared_lock = threading.Lock()
+        self._shared_result: list[Inference] = []  # SHARED_STATE: one slot for every session
+
+    def ProcessMediaStream(
+        self, request_iterator: Iterator[Message], context: grpc.ServicerContext
+    ) -> Iterator[Message]:
+        if self.fault is Fault.WEDGED_AFTER_CANCEL and self.wedged.is_set():
+            context.abort(grpc.StatusCode.UNAVAILABLE, "wedged since a call was cancelled")
+        if self.expected_auth is not None and self.fault is not Fault.IGNORES_CREDENTIALS:
+            supplied = dict(context.invocation_metadata() or ()).get("x-ms-authentication")
+            if not isinstance(supplied, str) or not hmac.compare_digest(
+                supplied.encode(), self.expected_auth.encode()
+            ):
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "x-ms-authentication (A1)")
+        call = _MutantCall(self, request_iterator, context)
+        try:
+            yield from call.run()
+        except _Ended:
+            return
+        except GeneratorExit:  # gRPC dropped the call while a response was on its way
+            call.cancelled = True
+            raise
+        finally:
+            call.close()
+            if self.fault is Fault.WEDGED_AFTER_CANCEL and call.cancelled:
+                self.wedged.set()
+
+    def share(self, result: list[Inference]) -> list[Inference]:
+        """SHARED_STATE: store this session's result in the servicer, read it back later."""
+        with self._shared_lock:
+            self._shared_result = result
+        time.sleep(HOLD_S)
+        with self._shared_lock:
+            return self._shared_result
+
+
+class _MutantCall:
+    """One session of a :class:`MutantServicer`."""
+
+    def __init__(
+        self,
+        servicer: MutantServicer,
+        requests: Iterator[Message],
+        context: grpc.ServicerContext,
+    ) -> None:
+        self.fault = servicer.fault
+        self.servicer = servicer
+        self.context = context
+        self.session = ServerSession(NAME)
+        self.pump = RequestPump(requests)
+        self.reader: SharedMemoryReader | None = None
+        self.sent = 0
+        self.cancelled = False
+        self.finished = threading.Event()
+        if not context.add_callback(self.finished.set):
+            self.finished.set()
+
+    # -- the session ---------------------------------------------------------------
+    def run(self) -> Iterator[Message]:
+        yield from self._handshake()
+        late: list[Inference] = []  # READS_AFTER_ACK: results of the last region read late
+        previous: list[Inference] | None = None  # RESULTS_OF_PREVIOUS_FRAME
+        held: int | None = None  # DROPS_PENDING_ON_HALF_CLOSE: the sample not yet acked
+        held_result: list[Inference] = []
+        while True:
+            message = self._next()
+            if message is None:  # the client half-closed (Q6)
+                self.session.end_of_requests()
+                if self.fault is Fault.IGNORES_HALF_CLOSE:
+                    self._stay_silent()
+                return  # DROPS_PENDING_ON_HALF_CLOSE returns with ``held`` unacknowledged
+            try:
+                event = self.session.receive(message)
+            except RemoteProtocolError as error:
+                if self.fault is Fault.ACKS_OUTSIDE_REFERENCE and error.rule == "M4":
+                    sample = extension_pb2.MediaSample(timestamp=message.media_sample.timestamp)
+                    yield self._out(
+                        Message(ack_sequence_number=message.sequence_number, media_sample=sample)
+                    )
+                    continue
+                self._abort(grpc.StatusCode[error.status.name], str(error))
+            assert isinstance(event, SampleReceived)
+            if self.fault is Fault.NEVER_ACKS:
+                continue
+            if self.fault is Fault.READS_AFTER_ACK and isinstance(event.content, ContentReference):
+                yield self._ack(event.sequence_number, late)  # the region is the client's now
+                time.sleep(HOLD_S)
+                late = self._infer(event)  # … and read anyway (M3)
+                continue
+            result = self._infer(event)
+            if self.fault is Fault.RESULTS_OF_PREVIOUS_FRAME:
+                previous, result = result, previous if previous is not None else result
+            if self.fault is Fault.SHARED_STATE:
+                result = self.servicer.share(result)
+            if self.fault is Fault.DROPS_PENDING_ON_HALF_CLOSE:
+                # Pipelined by one sample, which Q4 allows; the last one is never acked.
+                if held is not None:
+                    yield self._ack(held, held_result)
+                held, held_result = event.sequence_number, result
+                continue
+            reply = self._ack(event.sequence_number, result)
+            yield reply
+            if self.fault is Fault.ACKS_TWICE:
+                again = Message()
+                again.CopyFrom(reply)
+                yield self._out(again)
+
+    def _handshake(self) -> Iterator[Message]:
+        first = self._next()
+        if first is None:
+            self._abort(grpc.StatusCode.INVALID_ARGUMENT, "no media_stream_descriptor (H2)")
+        try:
+            self.session.receive(first)
+        except RemoteProtocolError as error:
+            if self.fault is Fault.ACCEPTS_BAD_HANDLE and error.rule == "M4":
+                descriptor = extension_pb2.MediaStreamDescriptor(extension_identifier=NAME)
+                yield self._out(
+                    Message(
+                        ack_sequence_number=first.sequence_number,
+                        media_stream_descriptor=descriptor,
+                    )
+                )
+                self._stay_silent()
+                return
+            self._abort(grpc.StatusCode[error.status.name], str(error))
+        spec = self.session.spec
+        assert spec is not None
+        frame = spec.frame
+        if (self.fault is Fault.SILENT_ON_JPEG and frame.encoding is Encoding.JPG) or (
+            self.fault is Fault.SILENT_ON_PIXEL_FORMAT
+            and frame.encoding is Encoding.RAW
+            and frame.pixel_format is SILENT_PIXEL_FORMAT
+        ):
+            self._stay_silent()
+        if spec.shared_memory is not None:
+            try:
+                self.reader = SharedMemoryReader(
+                    spec.shared_memory.handle_name, spec.shared_memory.length_bytes
+                )
+            except SharedMemoryError as error:
+                self._abort(grpc.StatusCode.FAILED_PRECONDITION, f"{error} (M1)")
+        reply = self.session.reply_descriptor()
+        if self.fault is Fault.DESCRIPTOR_ACKS_ZERO:
+            reply.ack_sequence_number = 0
+        if self.fault is Fault.DESCRIPTOR_VIDEO_FORMAT:
+            media = reply.media_stream_descriptor.media_descriptor
+            media.video_frame_sample_format.CopyFrom(
+                media_pb2.VideoFrameSampleFormat(encoding=media_pb2.VideoFrameSampleFormat.RAW)
+            )
+        yield self._out(reply)
+
+    # -- results -------------------------------------------------------------------
+    def _infer(self, event: SampleReceived) -> list[Inference]:
+        """The reference classifier (R4), or one of its faulty variants."""
+        spec = self.session.spec
+        assert spec is not None
+        if isinstance(event.content, ContentReference):
+            assert self.reader is not None
+            data: bytes | memoryview = self.reader.region(
+                event.content.offset, event.content.length
+            )
+        else:
+            data = event.content
+        try:
+            label = luma_label(Frame(data, spec.frame).mean_luma())
+        except InvalidFrameError as error:
+            self._abort(grpc.StatusCode.INVALID_ARGUMENT, f"media_sample content: {error}")
+        if self.fault is Fault.INVERTED_LABELS:
+            label = {"dark": "light", "light": "dark"}[label]
+        confidence = 1.5 if self.fault is Fault.CONFIDENCE_OUT_OF_RANGE else 1.0
+        inference = classification(label, confidence)
+        if self.fault is Fault.TYPE_MISMATCH:
+            inference.type = Inference.InferenceType.ENTITY
+        return [inference]
+
+    # -- messages out --------------------------------------------------------------
+    def _ack(self, sequence_number: int, inferences: list[Inference]) -> Message:
+        reply = self.session.acknowledge(sequence_number, inferences)
+        if self.fault is Fault.NO_TIMESTAMP_ECHO:
+            reply.media_sample.timestamp = 0
+        return self._out(reply)
+
+    def _out(self, message: Message) -> Message:
+        """Number an outgoing message: 1, 2, 3 … unless the fault says otherwise (Q1)."""
+        self.sent += 1
+        if self.fault is Fault.SKIPS_A_NUMBER and self.sent == 3:
+            self.sent += 1
+        number = self.sent
+        if self.fault is Fault.NUMBERS_ZERO:
+            number = 0
+        if self.fault is Fault.DESCRIPTOR_NUMBERED_ZERO:
+            number = self.sent - 1
+        message.sequence_number = number
+        return message
+
+    # -- waiting, bounded ----------------------------------------------------------
+    def _next(self) -> Message | None:
+        """The next request, or None on the client's half-close; raises when the call ends."""
+        deadline = time.monotonic() + SILENCE_LIMIT_S
+        while time.monotonic() < deadline:
+            item = self.pump.get(0.1)
+            if isinstance(item, EndOfStream):
+                if item.error is not None:
+                    self.cancelled = True
+                    raise _Ended
+                return None
+            if item is not None:
+                return item
+            if self.finished.is_set():
+                self.cancelled = True
+                raise _Ended
+        self._abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the client went quiet")
+
+    def _stay_silent(self) -> None:
+        """Say nothing until the call ends or SILENCE_LIMIT_S passes, then end it."""
+        if self.finished.wait(SILENCE_LIMIT_S):
+            self.cancelled = True
+            raise _Ended
+        self._abort(grpc.StatusCode.DEADLINE_EXCEEDED, "silent for too long")
+
+    def _abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        self.context.abort(code, details)
+        raise _Ended  # not reached: abort raises
+
+    def close(self) -> None:
+        self.pump.stop()
+        if self.reader is not None:
+            self.reader.close()
+
+
+class MutantServer:
+    """A :class:`MutantServicer` on a free loopback port; stops when the ``with`` ends."""
+
+    def __init__(self, fault: Fault = Fault.NONE, credentials: tuple[str, str] | None = None):
+        self.fault = fault
+        self.servicer = MutantServicer(fault, credentials)
+        limits = [] if fault is Fault.DEFAULT_RECEIVE_LIMIT else channel_options(64)
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), options=limits)
+        extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(self.servicer, self._server)
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.address = f"127.0.0.1:{self.port}"
+
+    def __enter__(self) -> MutantServer:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.stop(0).wait(5.0)
