@@ -72,7 +72,9 @@ def main() -> int:
 
     results: dict[str, dict[str, float]] = {}
     with serve_in_process_of_its_own() as (target, _):
-        decode_fps = decode_only(args.frames)
+        # Decoding alone is timed three times and the best is kept: the machine is shared
+        # and noisy, and the best figure makes every ratio below conservative.
+        decode_fps = max(decode_only(args.frames) for _ in range(3))
         results["decode-only"] = {"fps": decode_fps}
         runs = {
             "shm-bgr24-1080p": ["--format", "raw", "--pixel-format", "bgr24", "--shm", "64"],
