@@ -9,12 +9,12 @@ control rather than by our memory (A3).
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lvatool.contract import extension_pb2
+from lvatool.handover import Handover
 
 
 @dataclass(frozen=True)
@@ -31,39 +31,27 @@ class RequestPump:
         self, requests: Iterator[extension_pb2.MediaStreamMessage], capacity: int = 8
     ) -> None:
         self._requests = requests
-        self._queue: queue.Queue[extension_pb2.MediaStreamMessage | EndOfStream] = queue.Queue(
-            capacity
-        )
         self._stopped = threading.Event()
+        self._handover: Handover[extension_pb2.MediaStreamMessage | EndOfStream] = Handover(
+            capacity, self._stopped
+        )
         self._thread = threading.Thread(target=self._run, name="lvatool-request-pump", daemon=True)
         self._thread.start()
 
     def get(self, timeout: float) -> extension_pb2.MediaStreamMessage | EndOfStream | None:
         """The next message, :class:`EndOfStream`, or ``None`` if ``timeout`` passed first."""
-        try:
-            return self._queue.get(timeout=max(timeout, 0.0))
-        except queue.Empty:
-            return None
+        return self._handover.get(timeout)
 
     def stop(self) -> None:
         """Stop handing over messages (the call is over); the thread ends with the call."""
         self._stopped.set()
 
-    def _put(self, item: extension_pb2.MediaStreamMessage | EndOfStream) -> bool:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     def _run(self) -> None:
         end = EndOfStream()
         try:
             for message in self._requests:
-                if not self._put(message):
+                if not self._handover.put(message):
                     return
         except Exception as error:  # the call was cancelled or broke
             end = EndOfStream(error)
-        self._put(end)
+        self._handover.put(end)

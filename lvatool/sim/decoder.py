@@ -8,12 +8,12 @@ memory does not grow with the length of the video.
 
 from __future__ import annotations
 
-import queue
 import threading
 from dataclasses import dataclass
 
 import av
 
+from lvatool.handover import Handover
 from lvatool.sim.prepare import FramePreparer
 from lvatool.sim.source import SourceError, SourceFrame, VideoSource
 
@@ -30,29 +30,6 @@ class DecodeEnded:
     """No more frames; ``error`` says why if it was not the end of the video."""
 
     error: str | None = None
-
-
-class _Stage:
-    """A bounded hand-over between two threads that gives up when told to stop."""
-
-    def __init__(self, depth: int, stop: threading.Event) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(depth)
-        self._stop = stop
-
-    def put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def get(self, timeout_s: float) -> object | None:
-        try:
-            return self._queue.get(timeout=timeout_s) if timeout_s > 0 else self._queue.get_nowait()
-        except queue.Empty:
-            return None
 
 
 class DecoderThread:
@@ -72,8 +49,8 @@ class DecoderThread:
         self.decoded = 0
         self.sampled_out = 0
         self._stop = threading.Event()
-        self._decoded = _Stage(depth, self._stop)
-        self._prepared = _Stage(depth, self._stop)
+        self._decoded: Handover[SourceFrame | DecodeEnded] = Handover(depth, self._stop)
+        self._prepared: Handover[PreparedFrame | DecodeEnded] = Handover(depth, self._stop)
         self._threads = [
             threading.Thread(target=self._decode, name="lvatool-decode", daemon=True),
             threading.Thread(target=self._prepare, name="lvatool-prepare", daemon=True),
@@ -85,9 +62,7 @@ class DecoderThread:
 
     def get(self, timeout_s: float) -> PreparedFrame | DecodeEnded | None:
         """The next prepared frame, :class:`DecodeEnded`, or None if none is ready in time."""
-        item = self._prepared.get(timeout_s)
-        assert item is None or isinstance(item, PreparedFrame | DecodeEnded)
-        return item
+        return self._prepared.get(timeout_s)
 
     def stop(self) -> None:
         self._stop.set()
@@ -129,7 +104,6 @@ class DecoderThread:
             if isinstance(item, DecodeEnded):
                 self._prepared.put(item)
                 return
-            assert isinstance(item, SourceFrame)
             try:
                 prepared = self.preparer.prepare(item.frame)
             except Exception as error:  # a conversion failure must end the run, not hang it
