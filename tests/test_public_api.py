@@ -1,0 +1,51 @@
+"""The public names of each package are pinned: changing them is a deliberate act."""
+
+from __future__ import annotations
+
+import importlib
+
+import grpc
+import pytest
+
+from lvatool.protocol import Status
+
+PUBLIC = {
+    "lvatool.protocol": [
+        "AckReceived", "ClientSession", "ClientState", "ContentReference", "DescriptorReceived",
+        "LocalProtocolError", "ProtocolError", "RemoteProtocolError", "ReplyReceived",
+        "SampleReceived", "ServerSession", "ServerState", "SharedMemoryTransfer", "Status",
+        "StreamSpec", "describe_format", "descriptor_from_spec", "spec_from_descriptor",
+        "validate_handle_name",
+    ],
+    "lvatool.server": [
+        "DarkLightProcessor", "ExtensionServer", "Frame", "FunctionProcessor", "Inference",
+        "InvalidFrameError", "Processor", "ProcessorLoadError", "ServerOptions",
+        "ServerStartError", "SessionInfo", "SessionPolicy", "classification", "entity",
+        "load_processor",
+    ],
+    "lvatool.shm": [
+        "SHM_ROOT", "RegionAllocator", "SharedMemoryError", "SharedMemoryReader",
+        "SharedMemoryWriter",
+    ],
+    "lvatool.conformance": [
+        "CATALOGUE", "Check", "CheckResult", "CheckingExtension", "CheckingPolicy",
+        "ConnectError", "Level", "Outcome", "Selection", "SuiteReport", "checks_of",
+        "run_client_suite", "run_server_suite", "self_test",
+    ],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC))
+def test_public_names_are_pinned(module: str) -> None:
+    imported = importlib.import_module(module)
+    assert sorted(imported.__all__) == sorted(PUBLIC[module])
+    for name in imported.__all__:
+        assert hasattr(imported, name), name
+
+
+def test_every_status_maps_to_the_grpc_code_of_the_same_name() -> None:
+    """The protocol core names statuses without grpc; the adapters map them by name."""
+    for status in Status:
+        code = grpc.StatusCode[status.name]
+        assert code.value[0] == status.value
+    assert {s.name for s in Status} == {c.name for c in grpc.StatusCode}
