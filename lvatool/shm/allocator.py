@@ -34,15 +34,29 @@ class RegionAllocator:
 
     def allocate(self, length: int) -> int | None:
         """The offset of a free region of ``length`` bytes, or None when none fits now."""
+        found = self._first_fit(length)
+        if found is None:
+            return None
+        index, offset = found
+        self._offsets.insert(index, offset)
+        self._lengths[offset] = length
+        return offset
+
+    def fits(self, length: int) -> bool:
+        """Whether :meth:`allocate` would find room for ``length`` bytes now."""
+        return self._first_fit(length) is not None
+
+    def _first_fit(self, length: int) -> tuple[int, int] | None:
+        """Where a region of ``length`` bytes would go: (index among live regions, offset)."""
         if not 0 < length <= self.capacity:
             raise ValueError(f"a {length}-byte frame cannot fit a {self.capacity}-byte buffer")
         start = 0
         for index, offset in enumerate(self._offsets):
             if offset - start >= length:
-                return self._take(index, start, length)
+                return index, start
             start = offset + self._lengths[offset]
         if self.capacity - start >= length:
-            return self._take(len(self._offsets), start, length)
+            return len(self._offsets), start
         return None
 
     def free(self, offset: int) -> None:
@@ -55,8 +69,3 @@ class RegionAllocator:
     def regions(self) -> list[tuple[int, int]]:
         """Live ``(offset, length)`` pairs in buffer order."""
         return [(offset, self._lengths[offset]) for offset in self._offsets]
-
-    def _take(self, index: int, offset: int, length: int) -> int:
-        self._offsets.insert(index, offset)
-        self._lengths[offset] = length
-        return offset

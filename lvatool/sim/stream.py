@@ -174,7 +174,8 @@ class StreamRunner:
                     raise StreamFailure("source", item.error)
                 return
             if self.options.realtime:  # an absolute schedule: no drift over a long run
-                self._wait_until(lambda: False, deadline=started + item.time_s)
+                due = started + item.time_s
+                self._wait_until(lambda: time.monotonic() >= due, deadline=due)
             self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
             size = preparer.sample_size(item.prepared)
             content: bytes | ContentReference
@@ -216,27 +217,17 @@ class StreamRunner:
                 f"a {size}-byte frame does not fit the {self._allocator.capacity}-byte "
                 "shared buffer; raise --shm",
             )
-        offset = self._allocator.allocate(size)
-        if offset is not None or self.options.on_full == "drop":
-            return offset
-        placed: list[int] = []
-
-        def fits() -> bool:
-            assert self._allocator is not None
-            found = self._allocator.allocate(size)
-            if found is not None:
-                placed.append(found)
-            return found is not None
-
-        timeout = self.options.ack_timeout_s
-        self._wait_until(fits, deadline=time.monotonic() + timeout)
-        if not placed:
-            raise StreamFailure(
-                "stalled",
-                f"the shared buffer stayed full for {timeout:g} s: the extension "
-                "acknowledged none of the frames occupying it",
-            )
-        return placed[0]
+        allocator = self._allocator
+        if self.options.on_full == "wait":
+            timeout = self.options.ack_timeout_s
+            self._wait_until(lambda: allocator.fits(size), deadline=time.monotonic() + timeout)
+            if not allocator.fits(size):
+                raise StreamFailure(
+                    "stalled",
+                    f"the shared buffer stayed full for {timeout:g} s: the extension "
+                    "acknowledged none of the frames occupying it",
+                )
+        return allocator.allocate(size)
 
     def _finish(self) -> None:
         """Half-close, collect the outstanding acks, and see the call end OK (Q6)."""

@@ -66,3 +66,11 @@ def test_reader_refuses_links_short_files_and_missing_files(tmp_path: Path) -> N
             SharedMemoryReader(name, size, root=tmp_path)
     with pytest.raises(SharedMemoryError):
         SharedMemoryReader("../etc/passwd", 1, root=tmp_path)
+
+
+def test_fits_answers_without_taking() -> None:
+    allocator = RegionAllocator(100)
+    assert allocator.fits(100)
+    assert allocator.live == 0
+    allocator.allocate(60)
+    assert allocator.fits(40) and not allocator.fits(41)
