@@ -71,3 +71,35 @@ def test_select_and_skip_choose_checks(tmp_path: Path) -> None:
         )  # fmt: skip
     assert code == 0, output
     assert [c["id"] for c in json.loads(path.read_text())["checks"]] == ["S01", "S03"]
+
+
+def test_client_suite_waits_on_listen_for_a_client() -> None:
+    """--listen: the checker waits for a client that is pointed at it, then judges it."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    outcome: dict[str, tuple[int, str]] = {}
+    thread = threading.Thread(
+        target=lambda: outcome.setdefault(
+            "run", invoke("client", "--listen", f"127.0.0.1:{port}", "--timeout", "60")
+        )
+    )
+    thread.start()
+    time.sleep(1.0)
+    client = subprocess.run(
+        [sys.executable, "-m", "lvatool", "simulate", "--target", f"127.0.0.1:{port}",
+         "--max-frames", "20", "--shm", "4", "--format", "raw", "-q"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    thread.join(60)
+    assert client.returncode == 0, client.stderr
+    code, output = outcome["run"]
+    assert code == 0, output
+    assert "C07" in output
+    assert "0 failed" in output
