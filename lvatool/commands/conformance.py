@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -95,7 +96,7 @@ def _finish(
     raise typer.Exit(EXIT_OK)
 
 
-def _progress(quiet: bool) -> object:
+def _progress(quiet: bool) -> Callable[[CheckResult], None]:
     err = Console(stderr=True)
 
     def show(result: CheckResult) -> None:
@@ -125,7 +126,7 @@ def conformance(
         return
     selection = _selection(None, list_, select, skip, strict)
     try:
-        reports = self_test(selection, on_result=_progress(quiet))  # type: ignore[arg-type]
+        reports = self_test(selection, on_result=_progress(quiet))
     except ConnectError as error:
         raise _fail(str(error), EXIT_CONNECT) from None
     _finish(reports, json_path, junit, quiet)
@@ -176,7 +177,7 @@ def server(
     )
     try:
         report = run_server_suite(connect, selection, username=username, password=password,
-                                  profile=profile, on_result=_progress(quiet))  # type: ignore[arg-type]  # fmt: skip
+                                  profile=profile, on_result=_progress(quiet))  # fmt: skip
     except ConnectError as error:
         raise _fail(str(error), EXIT_CONNECT) from None
     _finish([report], json_path, junit, quiet)
@@ -217,7 +218,7 @@ def client(
     try:
         report = run_client_suite(command, listen=listen, selection=selection, username=username,
                                   password=password, timeout_s=timeout,
-                                  on_result=_progress(quiet))  # type: ignore[arg-type]  # fmt: skip
+                                  on_result=_progress(quiet))  # fmt: skip
     except (ConnectError, OSError) as error:
         raise _fail(str(error), EXIT_CONNECT) from None
     _finish([report], json_path, junit, quiet)

@@ -18,7 +18,7 @@ import numpy as np
 from google.protobuf.json_format import MessageToDict
 
 from lvatool.conformance.catalogue import CheckFailed
-from lvatool.contract import extension_pb2, inferencing_pb2
+from lvatool.contract import inferencing_pb2
 from lvatool.media import Encoding, FrameFormat, PixelFormat, encode_image, rgb_to_raw
 from lvatool.protocol import (
     AckReceived,
@@ -260,7 +260,3 @@ def baseline(context: object, index: int) -> tuple[str, ...]:
     with env._lock:
         env._baselines[index] = result
     return result
-
-
-def raw_message(sequence: int, **payload: object) -> extension_pb2.MediaStreamMessage:
-    return extension_pb2.MediaStreamMessage(sequence_number=sequence, **payload)  # type: ignore[arg-type]

@@ -174,8 +174,7 @@ class StreamRunner:
                     raise StreamFailure("source", item.error)
                 return
             if self.options.realtime:  # an absolute schedule: no drift over a long run
-                due = started + item.time_s
-                self._wait_until(lambda: time.monotonic() >= due, deadline=due)
+                self._pause_until(started + item.time_s)
             self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
             size = preparer.sample_size(item.prepared)
             content: bytes | ContentReference
@@ -262,6 +261,10 @@ class StreamRunner:
             if deadline is not None:
                 wait = min(wait, deadline - now)
             self._service(max(wait, 0.0))
+
+    def _pause_until(self, moment: float) -> None:
+        """Service events until the monotonic clock reaches ``moment`` (real-time pacing)."""
+        self._wait_until(lambda: time.monotonic() >= moment, deadline=moment)
 
     def _service(self, timeout_s: float) -> None:
         assert self._call is not None
