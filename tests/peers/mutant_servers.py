@@ -41,6 +41,7 @@ NAME = "mutant"
 SILENCE_LIMIT_S = 30.0  # the longest any mutant keeps a call open without a word
 HOLD_S = 0.05  # how long the racy mutants (S06, S12) wait where a correct server would not
 SILENT_PIXEL_FORMAT = PixelFormat.RGB565LE
+DIES_AFTER = 20  # DIES_MID_STREAM: samples answered before the "crash"
 
 
 class Fault(enum.StrEnum):
@@ -70,6 +71,8 @@ class Fault(enum.StrEnum):
     TYPE_MISMATCH = "type-mismatch"  # R1: type ENTITY on a classification value
     NEVER_ACKS = "never-acks"  # Q2: replies to the descriptor, then silence
     INVERTED_LABELS = "inverted-labels"  # R4: dark for light and light for dark
+    SAMPLE_FIRST = "sample-first"  # H2: answers the descriptor with a sample
+    DIES_MID_STREAM = "dies-mid-stream"  # ends every call UNAVAILABLE after 20 samples
 
 
 class _Ended(Exception):
@@ -172,6 +175,8 @@ class _MutantCall:
             assert isinstance(event, SampleReceived)
             if self.fault is Fault.NEVER_ACKS:
                 continue
+            if self.fault is Fault.DIES_MID_STREAM and self.session.samples_received > DIES_AFTER:
+                self._abort(grpc.StatusCode.UNAVAILABLE, "the extension crashed")
             if self.fault is Fault.READS_AFTER_ACK and isinstance(event.content, ContentReference):
                 yield self._ack(event.sequence_number, late)  # the region is the client's now
                 time.sleep(HOLD_S)
@@ -213,6 +218,11 @@ class _MutantCall:
                 self._stay_silent()
                 return
             self._abort(grpc.StatusCode[error.status.name], str(error))
+        if self.fault is Fault.SAMPLE_FIRST:
+            yield self._out(
+                Message(ack_sequence_number=first.sequence_number, media_sample={})  # type: ignore[arg-type]
+            )
+            self._stay_silent()
         spec = self.session.spec
         assert spec is not None
         frame = spec.frame

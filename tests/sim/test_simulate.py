@@ -15,9 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from lvatool.cli import app
+from lvatool.conformance import CheckingExtension, CheckingPolicy
 from lvatool.server import ExtensionServer, ServerOptions
 from lvatool.sim.samples import sample_path
-from tests.peers.servers import MutantServer
+from tests.peers.mutant_servers import DIES_AFTER, Fault, MutantServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = sample_path()
@@ -98,23 +99,23 @@ def test_encodings_and_scale_modes(reference: str, fmt: str, mode: str) -> None:
 
 def test_checking_server_finds_no_region_rewritten_early() -> None:
     """M3, Q4: acks late and out of order; each region hashes the same at ack time."""
-    with MutantServer("checking", hold=6) as server:
+    with CheckingExtension(policy=CheckingPolicy(hold=6)) as checker:
         code, summary, output = run(
-            "--target", server.address, "--shm", "8", "--format", "raw", "--max-frames", "120"
+            "--target", checker.address, "--shm", "8", "--format", "raw", "--max-frames", "120"
         )
-        findings = server.servicer.findings
+        (session,) = checker.sessions
     assert code == 0, output
     assert summary["frames_acked"] == 120
-    assert findings.samples == 120
-    assert findings.rewritten == []
+    assert len(session.samples) == 120
+    assert session.rewritten == []
 
 
 def test_on_full_drop_drops_and_counts() -> None:
     """M5: a buffer with room for one frame and a server that holds frames: drops counted."""
     frame_mib = 640 * 360 * 3 / (1 << 20)
-    with MutantServer("checking", hold=4) as server:
+    with CheckingExtension(policy=CheckingPolicy(hold=4)) as checker:
         code, summary, output = run(
-            "--target", server.address, "--shm", f"{frame_mib * 2.5:.3f}", "--format", "raw",
+            "--target", checker.address, "--shm", f"{frame_mib * 2.5:.3f}", "--format", "raw",
             "--max-frames", "60", "--on-full", "drop",
         )  # fmt: skip
     assert code == 0, output
@@ -125,7 +126,7 @@ def test_on_full_drop_drops_and_counts() -> None:
 
 def test_silent_server_ends_in_timeouts_not_a_hang() -> None:
     """Every wait is bounded: a server that never acks costs one --ack-timeout."""
-    with MutantServer("silent") as server:
+    with MutantServer(Fault.NEVER_ACKS) as server:
         started = time.monotonic()
         code, summary, output = run("--target", server.address, "--ack-timeout", "1")
         elapsed = time.monotonic() - started
@@ -137,15 +138,15 @@ def test_silent_server_ends_in_timeouts_not_a_hang() -> None:
 
 
 def test_server_that_dies_mid_stream_gives_partial_summary() -> None:
-    with MutantServer("die_after", after=20) as server:
+    with MutantServer(Fault.DIES_MID_STREAM) as server:
         code, summary, output = run("--target", server.address, "--max-in-flight", "1")
     assert code == 3, output
-    assert summary["frames_acked"] == 20
+    assert summary["frames_acked"] == DIES_AFTER
     assert "UNAVAILABLE" in output
 
 
 def test_server_that_acks_twice_is_a_protocol_violation() -> None:
-    with MutantServer("ack_twice") as server:
+    with MutantServer(Fault.ACKS_TWICE) as server:
         code, summary, output = run("--target", server.address)
     assert code == 4, output
     assert "Q2" in output and "second time" in output
@@ -153,7 +154,7 @@ def test_server_that_acks_twice_is_a_protocol_violation() -> None:
 
 
 def test_server_without_descriptor_is_a_protocol_violation() -> None:
-    with MutantServer("no_descriptor") as server:
+    with MutantServer(Fault.SAMPLE_FIRST) as server:
         code, _, output = run("--target", server.address)
     assert code == 4, output
     assert "H2" in output
@@ -168,7 +169,7 @@ def test_cannot_connect_is_exit_3() -> None:
 def test_shm_file_is_removed_after_normal_end_and_error() -> None:
     code, _, _ = run("--shm", "4", "--max-frames", "10")
     assert code == 0
-    with MutantServer("ack_twice") as server:
+    with MutantServer(Fault.ACKS_TWICE) as server:
         code, _, _ = run("--target", server.address, "--shm", "4")
     assert code == 4
     assert not lvatool_shm_files()
@@ -176,7 +177,7 @@ def test_shm_file_is_removed_after_normal_end_and_error() -> None:
 
 def test_shm_file_is_removed_on_sigint() -> None:
     """A Ctrl-C mid-run still removes the buffer file and prints a partial summary."""
-    with MutantServer("silent") as server:
+    with MutantServer(Fault.NEVER_ACKS) as server:
         process = subprocess.Popen(
             [sys.executable, "-m", "lvatool", "simulate", "--target", server.address,
              "--shm", "4", "--ack-timeout", "60"],
