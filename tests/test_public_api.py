@@ -11,6 +11,7 @@ from lvatool.protocol import Status
 
 PUBLIC = {
     "lvatool.protocol": [
+        "AUTH_HEADER", "basic_credentials", "parse_basic_credentials",
         "AckReceived", "ClientSession", "ClientState", "ContentReference", "DescriptorReceived",
         "LocalProtocolError", "ProtocolError", "RemoteProtocolError", "ReplyReceived",
         "SampleReceived", "ServerSession", "ServerState", "SharedMemoryTransfer", "Status",

@@ -7,8 +7,6 @@ cost no time of their own and never wait on the client.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import time
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from dataclasses import dataclass
 from lvatool.conformance.catalogue import CheckFailed, CheckSkipped, CheckWarning, Level, check
 from lvatool.conformance.checking_extension import SessionRecord
 from lvatool.conformance.runner import CheckContext
-from lvatool.protocol import describe_format
+from lvatool.protocol import AUTH_HEADER, describe_format, parse_basic_credentials
 
 SUITE = "client"
 
@@ -173,7 +171,7 @@ def timestamps_increase(context: CheckContext) -> str:
 def credentials_header(context: CheckContext) -> str:
     env = context.env
     assert isinstance(env, ClientEnv)
-    headers = [s.metadata.get("x-ms-authentication") for s in _sessions(context)]
+    headers = [s.metadata.get(AUTH_HEADER) for s in _sessions(context)]
     if env.username is None and not any(headers):
         raise CheckSkipped("no credentials configured or sent")
     problems = []
@@ -181,14 +179,10 @@ def credentials_header(context: CheckContext) -> str:
         if header is None:
             problems.append(f"session {i + 1} sent no x-ms-authentication header")
             continue
-        scheme, _, token = header.partition(" ")
-        try:
-            decoded = base64.b64decode(token, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            decoded = None
-        if scheme != "Basic" or decoded is None or ":" not in decoded:
+        credentials = parse_basic_credentials(header)
+        if credentials is None:
             problems.append(f"session {i + 1}: {header!r} is not 'Basic base64(user:password)'")
-        elif env.username is not None and decoded != f"{env.username}:{env.password or ''}":
+        elif env.username is not None and credentials != (env.username, env.password or ""):
             problems.append(f"session {i + 1}: credentials do not match the configured ones")
     return _all(context, problems, "A1", "Basic credentials, well formed")
 

@@ -5,6 +5,7 @@ simulator (``lvatool.sim``) and the conformance checker drive these machines by
 feeding them the messages they receive and sending the messages they return.
 """
 
+from lvatool.protocol.auth import AUTH_HEADER, basic_credentials, parse_basic_credentials
 from lvatool.protocol.client import ClientSession, ClientState
 from lvatool.protocol.errors import LocalProtocolError, ProtocolError, RemoteProtocolError, Status
 from lvatool.protocol.events import (
@@ -25,6 +26,7 @@ from lvatool.protocol.stream_spec import (
 )
 
 __all__ = [
+    "AUTH_HEADER",
     "AckReceived",
     "ClientSession",
     "ClientState",
@@ -40,8 +42,10 @@ __all__ = [
     "SharedMemoryTransfer",
     "Status",
     "StreamSpec",
+    "basic_credentials",
     "describe_format",
     "descriptor_from_spec",
+    "parse_basic_credentials",
     "spec_from_descriptor",
     "validate_handle_name",
 ]

@@ -8,7 +8,6 @@ and nowhere else; a misbehaving peer ends its own call, never the server.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import logging
 import threading
@@ -20,12 +19,14 @@ import grpc
 
 from lvatool.contract import extension_pb2, extension_pb2_grpc
 from lvatool.protocol import (
+    AUTH_HEADER,
     ContentReference,
     DescriptorReceived,
     RemoteProtocolError,
     SampleReceived,
     ServerSession,
     Status,
+    basic_credentials,
     describe_format,
 )
 from lvatool.server.processor import Frame, InvalidFrameError, Processor, SessionInfo
@@ -58,11 +59,6 @@ class _Abort(Exception):
         self.message = message
 
 
-def _basic_header(username: str, password: str) -> str:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: ignore[misc]
     """Serves ``ProcessMediaStream`` with one processor for all sessions."""
 
@@ -71,7 +67,7 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
         self.policy = policy
         self._slots = threading.BoundedSemaphore(policy.max_sessions)
         self._expected_auth = (
-            _basic_header(*policy.credentials) if policy.credentials is not None else None
+            basic_credentials(*policy.credentials) if policy.credentials is not None else None
         )
 
     def ProcessMediaStream(
@@ -96,7 +92,7 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
         if self._expected_auth is None:
             return
         metadata = dict(context.invocation_metadata() or ())
-        supplied = metadata.get("x-ms-authentication")
+        supplied = metadata.get(AUTH_HEADER)
         if not isinstance(supplied, str) or not hmac.compare_digest(
             supplied.encode(), self._expected_auth.encode()
         ):

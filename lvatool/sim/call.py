@@ -20,12 +20,14 @@ import grpc
 from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2
 from lvatool.grpc_options import channel_options
 from lvatool.protocol import (
+    AUTH_HEADER,
     AckReceived,
     ClientSession,
     ContentReference,
     ProtocolError,
     ReplyReceived,
     StreamSpec,
+    basic_credentials,
 )
 
 Message = extension_pb2.MediaStreamMessage
@@ -63,10 +65,7 @@ class ConnectOptions:
         """``x-ms-authentication`` when credentials are configured (A1)."""
         if self.username is None:
             return ()
-        import base64
-
-        token = base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
-        return (("x-ms-authentication", f"Basic {token}"),)
+        return ((AUTH_HEADER, basic_credentials(self.username, self.password or "")),)
 
 
 def open_channel(options: ConnectOptions) -> grpc.Channel:

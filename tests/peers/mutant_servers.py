@@ -10,7 +10,6 @@ most :data:`SILENCE_LIMIT_S`, or until the client or the server ends the call.
 
 from __future__ import annotations
 
-import base64
 import enum
 import hmac
 import threading
@@ -25,10 +24,12 @@ from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2,
 from lvatool.grpc_options import channel_options
 from lvatool.media import Encoding, PixelFormat, luma_label
 from lvatool.protocol import (
+    AUTH_HEADER,
     ContentReference,
     RemoteProtocolError,
     SampleReceived,
     ServerSession,
+    basic_credentials,
 )
 from lvatool.server.processor import Frame, InvalidFrameError, classification
 from lvatool.server.pump import EndOfStream, RequestPump
@@ -79,17 +80,12 @@ class _Ended(Exception):
     """The call is over (cancelled, or ended by us); nothing more to send."""
 
 
-def _basic(credentials: tuple[str, str]) -> str:
-    token = base64.b64encode(":".join(credentials).encode()).decode("ascii")
-    return f"Basic {token}"
-
-
 class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: ignore[misc]
     """A dark/light extension with at most one :class:`Fault`."""
 
     def __init__(self, fault: Fault = Fault.NONE, credentials: tuple[str, str] | None = None):
         self.fault = fault
-        self.expected_auth = _basic(credentials) if credentials is not None else None
+        self.expected_auth = basic_credentials(*credentials) if credentials is not None else None
         self.wedged = threading.Event()  # WEDGED_AFTER_CANCEL: set once a call was cancelled
         self._shared_lock = threading.Lock()
         self._shared_result: list[Inference] = []  # SHARED_STATE: one slot for every session
@@ -100,7 +96,7 @@ class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: i
         if self.fault is Fault.WEDGED_AFTER_CANCEL and self.wedged.is_set():
             context.abort(grpc.StatusCode.UNAVAILABLE, "wedged since a call was cancelled")
         if self.expected_auth is not None and self.fault is not Fault.IGNORES_CREDENTIALS:
-            supplied = dict(context.invocation_metadata() or ()).get("x-ms-authentication")
+            supplied = dict(context.invocation_metadata() or ()).get(AUTH_HEADER)
             if not isinstance(supplied, str) or not hmac.compare_digest(
                 supplied.encode(), self.expected_auth.encode()
             ):

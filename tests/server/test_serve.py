@@ -11,7 +11,7 @@ import pytest
 
 from lvatool.contract import extension_pb2
 from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, row_bytes
-from lvatool.protocol import SharedMemoryTransfer
+from lvatool.protocol import AUTH_HEADER, SharedMemoryTransfer, basic_credentials
 from lvatool.server import ExtensionServer
 from tests.conftest import start_server
 from tests.frames import DARK, LIGHT, descriptor, encode, flat, label, raw_format, reference, sample
@@ -235,11 +235,9 @@ def test_wrong_or_missing_credentials_are_unauthenticated() -> None:
     server = start_server(credentials=("user", "secret"))
     try:
         with grpc.insecure_channel(server.address) as channel:
-            import base64
 
             def header(user: str, password: str) -> list[tuple[str, str]]:
-                token = base64.b64encode(f"{user}:{password}".encode()).decode()
-                return [("x-ms-authentication", f"Basic {token}")]
+                return [(AUTH_HEADER, basic_credentials(user, password))]
 
             for metadata in (None, header("user", "wrong")):
                 call = RawCall(channel, metadata=metadata)
