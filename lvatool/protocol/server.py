@@ -43,6 +43,7 @@ class ServerSession:
         self._last_sent = 0
         self._descriptor_sequence = 0
         self._pending: dict[int, int] = {}  # sequence number -> timestamp
+        self._raw_sizes: tuple[int, ...] | None = None  # RAW sample lengths the spec allows
         self.samples_received = 0
         self.samples_acknowledged = 0
 
@@ -68,6 +69,11 @@ class ServerSession:
                     field="media_stream_descriptor",
                 )
             self.spec = spec_from_descriptor(message.media_stream_descriptor)
+            frame = self.spec.frame
+            if frame.encoding is Encoding.RAW:
+                self._raw_sizes = accepted_raw_sizes(
+                    frame.pixel_format, frame.width, frame.height, frame.stride_bytes
+                )
             self._descriptor_sequence = message.sequence_number
             self.state = ServerState.STREAMING
             return DescriptorReceived(self.spec, message.sequence_number)
@@ -149,11 +155,7 @@ class ServerSession:
     def _content(self, sample: extension_pb2.MediaSample) -> bytes | ContentReference:
         assert self.spec is not None
         frame = self.spec.frame
-        raw_sizes = (
-            accepted_raw_sizes(frame.pixel_format, frame.width, frame.height, frame.stride_bytes)
-            if frame.encoding is Encoding.RAW
-            else None
-        )
+        raw_sizes = self._raw_sizes
         kind = sample.WhichOneof("content")
         if self.spec.shared_memory is None:
             if kind != "content_bytes":
