@@ -91,10 +91,9 @@ class FramePreparer:
         width, height = self.size
         if options.encoding is Encoding.RAW:
             stride = aligned(row_bytes(options.pixel_format, width), options.stride_align)
-            unpadded = stride == row_bytes(options.pixel_format, width)
-            self.format = FrameFormat(
-                Encoding.RAW, options.pixel_format, width, height, 0 if unpadded else stride
-            )
+            # The real stride even when rows are unpadded (never 0), as LVA sends it:
+            # extensions reshape by stride_bytes, and 0 would break them only here (§2).
+            self.format = FrameFormat(Encoding.RAW, options.pixel_format, width, height, stride)
             self.stride = stride
             self.raw_size = raw_frame_size(options.pixel_format, width, height, stride)
         else:

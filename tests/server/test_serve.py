@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from lvatool.contract import extension_pb2
-from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, row_bytes
+from lvatool.media import (
+    RAW_PIXEL_FORMATS,
+    Encoding,
+    FrameFormat,
+    PixelFormat,
+    raw_frame_size,
+    row_bytes,
+)
 from lvatool.protocol import AUTH_HEADER, SharedMemoryTransfer, basic_credentials
 from lvatool.server import ExtensionServer
 from tests.conftest import start_server
@@ -159,6 +166,38 @@ def test_every_encoding_and_pixel_format(
             shm.write(offset, data)
             call.send(reference(sequence, offset, len(data)))
         assert label(call.recv()) == want
+
+
+@pytest.mark.parametrize(
+    "pixel_format", [PixelFormat.RGB24, PixelFormat.YUV420P], ids=["rgb24", "yuv420p"]
+)
+@pytest.mark.parametrize("transfer", ["embedded", "shm"])
+@pytest.mark.parametrize("stride", ["zero", "row"])
+def test_stride_zero_and_the_row_size_both_mean_unpadded(
+    pixel_format: PixelFormat, transfer: str, stride: str, call: RawCall, shm: ShmFile
+) -> None:
+    """§2: senders always set stride_bytes, but a receiver still reads 0 as unpadded rows.
+
+    lvatool simulate now sends the real stride; this keeps the liberal reading of 0 covered,
+    with the same unpadded bytes under both descriptors.
+    """
+    width, height = 33, 17  # odd: YUV420P chroma rows round up
+    bytes_per_row = row_bytes(pixel_format, width) if stride == "row" else 0
+    frame = FrameFormat(Encoding.RAW, pixel_format, width, height, bytes_per_row)
+    transfer_props = SharedMemoryTransfer(shm.name, shm.size) if transfer == "shm" else None
+    handshake(call, frame, transfer_props)
+    for sequence, rgb, want in ((2, flat(30), "dark"), (3, flat(220), "light")):
+        data = encode(rgb, frame)
+        assert len(data) == raw_frame_size(pixel_format, width, height)  # not padded
+        if transfer_props is None:
+            call.send(sample(sequence, data))
+        else:
+            offset = (sequence - 2) * 65536
+            shm.write(offset, data)
+            call.send(reference(sequence, offset, len(data)))
+        assert label(call.recv()) == want
+    call.half_close()
+    assert call.status()[0] == grpc.StatusCode.OK
 
 
 def test_1080p_bgr24_embedded(call: RawCall) -> None:

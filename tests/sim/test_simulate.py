@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from lvatool.cli import app
 from lvatool.conformance import CheckingExtension, CheckingPolicy
 from lvatool.server import ExtensionServer, ServerOptions
 from lvatool.sim.samples import sample_path
 from tests.peers.mutant_servers import DIES_AFTER, Fault, MutantServer
+from tests.sim.simrun import lvatool_shm_files, run
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = sample_path()
@@ -30,31 +28,12 @@ def reference() -> Iterator[str]:
         yield server.address
 
 
-def run(*args: str) -> tuple[int, dict[str, object], str]:
-    """Run simulate in-process; its exit code, its JSON summary and its stderr."""
-    out = (
-        Path(os.environ.get("TMPDIR", "/tmp"))
-        / f"lvatool-sim-{os.getpid()}-{time.monotonic_ns()}.json"
-    )
-    result = CliRunner().invoke(app, ["simulate", "--quiet", "--json", str(out), *args])
-    try:
-        summary = json.loads(out.read_text()) if out.exists() else {}
-    finally:
-        out.unlink(missing_ok=True)
-    return result.exit_code, summary, result.output
-
-
-def lvatool_shm_files(pid: int | None = None) -> set[str]:
-    """Buffer files made by simulate in process ``pid`` (this one by default)."""
-    return {p.name for p in Path("/dev/shm").glob(f"lvatool-{pid or os.getpid()}-*")}
-
-
 def test_main_job_without_arguments() -> None:
     """The README's first command: reference server in-process, bundled clip, 100 % truth."""
     code, summary, output = run()
     assert code == 0, output
     assert summary["frames_acked"] == summary["frames_decoded"] == 300
-    assert summary["truth"] == {"compared": 300, "matched": 300, "accuracy": 1.0}  # type: ignore[comparison-overlap]
+    assert summary["truth"] == {"compared": 300, "matched": 300, "accuracy": 1.0}
 
 
 @pytest.mark.parametrize("transfer", [[], ["--shm", "8"]], ids=["embedded", "shm"])
@@ -62,7 +41,7 @@ def test_truth_is_100_percent_against_reference(reference: str, transfer: list[s
     """Q3 end to end: every result comes back tied to its own frame."""
     code, summary, output = run("--target", reference, "--format", "raw", *transfer)
     assert code == 0, output
-    assert summary["truth"]["accuracy"] == 1.0  # type: ignore[index]
+    assert summary["truth"]["accuracy"] == 1.0
     assert summary["frames_acked"] == 300
 
 
@@ -82,7 +61,7 @@ def test_every_pixel_format_and_padded_stride(
         *transfer,
     )  # fmt: skip
     assert code == 0, output
-    assert summary["truth"]["matched"] == 40  # type: ignore[index]
+    assert summary["truth"]["matched"] == 40
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png", "bmp"])
@@ -94,7 +73,7 @@ def test_encodings_and_scale_modes(reference: str, fmt: str, mode: str) -> None:
         "--height", "120", "--scale-mode", mode,
     )  # fmt: skip
     assert code == 0, output
-    assert summary["truth"]["matched"] == 30  # type: ignore[index]
+    assert summary["truth"]["matched"] == 30
 
 
 def test_checking_server_finds_no_region_rewritten_early() -> None:
@@ -119,8 +98,8 @@ def test_on_full_drop_drops_and_counts() -> None:
             "--max-frames", "60", "--on-full", "drop",
         )  # fmt: skip
     assert code == 0, output
-    assert summary["frames_dropped"] > 0  # type: ignore[operator]
-    assert summary["frames_sent"] + summary["frames_dropped"] == 60  # type: ignore[operator]
+    assert summary["frames_dropped"] > 0
+    assert summary["frames_sent"] + summary["frames_dropped"] == 60
     assert summary["frames_acked"] == summary["frames_sent"]
 
 
@@ -232,7 +211,7 @@ def test_four_streams() -> None:
     code, summary, output = run("--streams", "4", "--max-frames", "50", "--shm", "8")
     assert code == 0, output
     assert summary["frames_acked"] == 200
-    assert summary["truth"]["matched"] == 200  # type: ignore[index]
+    assert summary["truth"]["matched"] == 200
 
 
 def test_output_is_iot_hub_events(tmp_path: Path) -> None:

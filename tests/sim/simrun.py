@@ -1,0 +1,32 @@
+"""Running ``lvatool simulate`` in-process from tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from lvatool.cli import app
+
+
+def run(*args: str) -> tuple[int, dict[str, Any], str]:
+    """Run simulate in-process; its exit code, its JSON summary and its stderr."""
+    out = (
+        Path(os.environ.get("TMPDIR", "/tmp"))
+        / f"lvatool-sim-{os.getpid()}-{time.monotonic_ns()}.json"
+    )
+    result = CliRunner().invoke(app, ["simulate", "--quiet", "--json", str(out), *args])
+    try:
+        summary: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    finally:
+        out.unlink(missing_ok=True)
+    return result.exit_code, summary, result.output
+
+
+def lvatool_shm_files(pid: int | None = None) -> set[str]:
+    """Buffer files made by simulate in process ``pid`` (this one by default)."""
+    return {p.name for p in Path("/dev/shm").glob(f"lvatool-{pid or os.getpid()}-*")}
