@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from lvatool.sim.stats import RunSummary
+
+
+def transfer_text(data: dict[str, Any]) -> str:
+    """The transfer for people, e.g. ``shared memory (8 MiB, on full: wait)``.
+
+    Built here from the summary's values, so the JSON keeps plain values for scripts.
+    """
+    if data["transfer"] != "shm":
+        return str(data["transfer"])
+    return f"shared memory ({data['shm_mib']:g} MiB, on full: {data['on_full']})"
 
 
 def render_summary(summary: RunSummary, console: Console) -> None:
@@ -17,7 +28,9 @@ def render_summary(summary: RunSummary, console: Console) -> None:
     table = Table(title="lvatool simulate", show_header=False, title_justify="left")
     table.add_column("figure", style="bold")
     table.add_column("value")
-    table.add_row("target", f"{data['target']} ({data['streams']} stream(s), {data['transfer']})")
+    table.add_row(
+        "target", f"{data['target']} ({data['streams']} stream(s), {transfer_text(data)})"
+    )
     for key in (
         "frames_decoded", "frames_sent", "frames_acked", "frames_with_inferences",
         "frames_dropped", "frames_timed_out",
@@ -46,5 +59,5 @@ def render_summary(summary: RunSummary, console: Console) -> None:
 
 
 def write_json(summary: RunSummary, path: Path) -> None:
-    """The summary as JSON, with the keys documented in ``lvatool simulate --help``."""
+    """The summary as JSON, in the shape of ``lvatool/schemas/simulate-summary.schema.json``."""
     path.write_text(json.dumps(summary.as_dict(), indent=2) + "\n", encoding="utf-8")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from lvatool.sim.publish import EventWriter
 from lvatool.sim.source import VideoSource
@@ -135,21 +135,23 @@ def _run_streams(
     for runner in runners:
         total.merge(runner.stats)
     failures = [r.failure for r in runners if r.failure is not None]
-    transfer = (
-        f"shared memory ({stream_options.shm_bytes / (1 << 20):g} MiB, on full: "
-        f"{stream_options.on_full})"
-        if stream_options.shm_bytes
-        else "embedded"
-    )
+    shm_bytes = stream_options.shm_bytes
     summary = RunSummary(
         stats=total,
         elapsed_s=elapsed,
-        transfer=transfer,
+        transfer="shm" if shm_bytes else "embedded",
         target=stream_options.connect.target,
         streams=options.streams,
+        shm_mib=shm_bytes / (1 << 20) if shm_bytes else None,
+        on_full=_on_full(stream_options.on_full) if shm_bytes else None,
     )
     if stop.is_set():
         summary.outcome, summary.error = "interrupted", "interrupted"
     elif failures:
         summary.outcome, summary.error = failures[0].kind, str(failures[0])
     return RunResult(summary, failures)
+
+
+def _on_full(policy: str) -> Literal["wait", "drop"]:
+    """The policy the stream actually applied: it waits on "wait" and drops otherwise."""
+    return "wait" if policy == "wait" else "drop"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 _MIN_MS = 0.001
 _STEP = math.log(1.01)
@@ -95,13 +95,21 @@ class StreamStats:
 
 @dataclass
 class RunSummary:
-    """The figures of a whole run, as printed and as written by ``--json``."""
+    """The figures of a whole run, as printed and as written by ``--json``.
+
+    The transfer is kept as values (``"embedded"`` or ``"shm"``, the buffer's MiB and the
+    on-full policy), not as a sentence, so that scripts reading ``--json`` need not parse
+    prose; the console renders the sentence (:mod:`lvatool.sim.report`). The JSON shape is
+    published as ``lvatool/schemas/simulate-summary.schema.json``.
+    """
 
     stats: StreamStats
     elapsed_s: float
-    transfer: str
+    transfer: Literal["embedded", "shm"]
     target: str
     streams: int
+    shm_mib: float | None = None  # buffer size, for transfer "shm" only
+    on_full: Literal["wait", "drop"] | None = None  # for transfer "shm" only
     outcome: str = "ok"
     error: str | None = None
 
@@ -117,6 +125,8 @@ class RunSummary:
             "target": self.target,
             "streams": self.streams,
             "transfer": self.transfer,
+            "shm_mib": self.shm_mib,
+            "on_full": self.on_full,
             "frames_decoded": s.frames_decoded,
             "frames_sent": s.frames_sent,
             "frames_acked": s.frames_acked,

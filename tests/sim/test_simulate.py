@@ -197,13 +197,14 @@ def test_topology_examples(topology: str) -> None:
             "--param", f"{name}={address}", "--max-frames", "90",
         )  # fmt: skip
     assert code == 0, output
+    transfer = (summary["transfer"], summary["shm_mib"], summary["on_full"])
     if topology == "embedded-jpeg.json":
-        assert summary["transfer"] == "embedded"
+        assert transfer == ("embedded", None, None)
         # maximumSamplesPerSecond 10 on a 30 fps clip: one frame in three
         assert summary["frames_sent"] == 30
         assert summary["frames_sampled_out"] == 60
     else:
-        assert str(summary["transfer"]).startswith("shared memory (32 MiB")
+        assert transfer == ("shm", 32, "wait")
         assert summary["frames_sent"] == 90
 
 
