@@ -28,6 +28,7 @@ PUBLIC = {
         "SHM_ROOT", "RegionAllocator", "SharedMemoryError", "SharedMemoryReader",
         "SharedMemoryWriter",
     ],
+    "lvatool.schemas": ["SCHEMA_NAMES", "load_schema"],
     "lvatool.conformance": [
         "CATALOGUE", "Check", "CheckResult", "CheckingExtension", "CheckingPolicy",
         "ConnectError", "Level", "Outcome", "Selection", "SuiteReport", "checks_of",

@@ -152,7 +152,8 @@ def simulate(
         Path | None, typer.Option(help="Ground-truth labels JSON: report how many results match.")
     ] = None,
     json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write the summary as JSON here.")
+        Path | None,
+        typer.Option("--json", help="Write the summary as JSON here (schema: lvatool/schemas)."),
     ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Write results as IoT Hub events (JSON lines) here.")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from lvatool.cli import app
 from lvatool.conformance import checks_of
+from tests.schemas import assert_valid
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -23,6 +24,7 @@ def test_self_test_passes_on_lvatools_own_parts(tmp_path: Path) -> None:
     code, output = invoke("--json", str(json_path), "--junit", str(junit_path), "--strict")
     assert code == 0, output
     documents = json.loads(json_path.read_text())
+    assert_valid(documents, "conformance-report")
     assert [d["suite"] for d in documents] == ["server", "client"]
     for document in documents:
         assert document["summary"]["failed"] == 0

@@ -1,4 +1,4 @@
-"""Running ``lvatool simulate`` in-process from tests."""
+"""Running ``lvatool simulate`` in-process from tests, its JSON summary checked every time."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from typing import Any
 from typer.testing import CliRunner
 
 from lvatool.cli import app
+from tests.schemas import assert_valid
 
 
 def run(*args: str) -> tuple[int, dict[str, Any], str]:
-    """Run simulate in-process; its exit code, its JSON summary and its stderr."""
+    """Run simulate in-process; its exit code, its JSON summary and its stderr.
+
+    Every summary written is validated against the published schema, so each test's run
+    (embedded, shared memory, several streams, failures) also tests the schema.
+    """
     out = (
         Path(os.environ.get("TMPDIR", "/tmp"))
         / f"lvatool-sim-{os.getpid()}-{time.monotonic_ns()}.json"
@@ -24,6 +29,8 @@ def run(*args: str) -> tuple[int, dict[str, Any], str]:
         summary: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     finally:
         out.unlink(missing_ok=True)
+    if summary:
+        assert_valid(summary, "simulate-summary")
     return result.exit_code, summary, result.output
 
 
