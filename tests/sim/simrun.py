@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,3 +38,16 @@ def run(*args: str) -> tuple[int, dict[str, Any], str]:
 def lvatool_shm_files(pid: int | None = None) -> set[str]:
     """Buffer files made by simulate in process ``pid`` (this one by default)."""
     return {p.name for p in Path("/dev/shm").glob(f"lvatool-{pid or os.getpid()}-*")}
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout_s: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail, naming ``what``, at the deadline.
+
+    Tests wait for the state they need rather than for a fixed time: a fixed sleep is too
+    short on a loaded machine and wasted on an idle one.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:g} s")
+        time.sleep(0.02)

@@ -16,7 +16,7 @@ from lvatool.conformance import CheckingExtension, CheckingPolicy
 from lvatool.server import ExtensionServer, ServerOptions
 from lvatool.sim.samples import sample_path
 from tests.peers.mutant_servers import DIES_AFTER, Fault, MutantServer
-from tests.sim.simrun import lvatool_shm_files, run
+from tests.sim.simrun import lvatool_shm_files, run, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = sample_path()
@@ -156,17 +156,24 @@ def test_shm_file_is_removed_after_normal_end_and_error() -> None:
 
 def test_shm_file_is_removed_on_sigint() -> None:
     """A Ctrl-C mid-run still removes the buffer file and prints a partial summary."""
-    with MutantServer(Fault.NEVER_ACKS) as server:
+    # A checker that holds every sample: frames stay in flight until the interrupt.
+    hold_all = CheckingPolicy(reply_delay_s=0.0, hold=1_000_000, hold_timeout_s=120.0)
+    with CheckingExtension(policy=hold_all) as checker:
         process = subprocess.Popen(
-            [sys.executable, "-m", "lvatool", "simulate", "--target", server.address,
+            [sys.executable, "-m", "lvatool", "simulate", "--target", checker.address,
              "--shm", "4", "--ack-timeout", "60"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not lvatool_shm_files(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert lvatool_shm_files(process.pid), "the buffer file never appeared"
-        time.sleep(0.5)
+        try:
+            wait_for(lambda: lvatool_shm_files(process.pid), "the buffer file appears")
+            wait_for(
+                lambda: any(session.samples for session in checker.sessions),
+                "the extension receives a sample",
+            )
+        except AssertionError:
+            process.kill()
+            process.communicate(timeout=30)
+            raise
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=30)
     assert not lvatool_shm_files(process.pid)
