@@ -41,7 +41,10 @@ class ProtocolError(Exception):
 
     ``status`` is the gRPC status the call ends with, ``rule`` the rule ID of
     protocol.md (``"H2"``, ``"M4"`` …) and ``field`` the message field at fault, when
-    there is one. ``str(error)`` is a sentence fit to show a user.
+    there is one. ``message_index`` says which received message broke the rule (1 for
+    the peer's first), when a session knows: a checker that records every violation of
+    a peer needs to say where each one was. ``str(error)`` is a sentence fit to show a
+    user.
     """
 
     def __init__(
@@ -51,12 +54,14 @@ class ProtocolError(Exception):
         status: Status = Status.INVALID_ARGUMENT,
         rule: str | None = None,
         field: str | None = None,
+        message_index: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.rule = rule
         self.field = field
+        self.message_index = message_index
 
     def __str__(self) -> str:
         return f"{self.message} (rule {self.rule})" if self.rule else self.message

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lvatool.contract import extension_pb2, inferencing_pb2
+from lvatool.protocol.errors import RemoteProtocolError
 from lvatool.protocol.stream_spec import StreamSpec
 
 
@@ -24,20 +25,32 @@ class ContentReference:
 
 @dataclass(frozen=True)
 class DescriptorReceived:
-    """The server received the client's descriptor (H2, H3)."""
+    """The server received the client's descriptor (H2, H3).
+
+    ``violations`` are the rules it broke that a session in observing mode stepped over
+    (always empty in strict mode, which raises instead).
+    """
 
     spec: StreamSpec
     sequence_number: int
+    violations: tuple[RemoteProtocolError, ...] = ()
 
 
 @dataclass(frozen=True)
 class SampleReceived:
-    """The server received a sample; it must acknowledge it once, after processing (Q2)."""
+    """The server received a sample; it must acknowledge it once, after processing (Q2).
+
+    In observing mode a sample that broke rules still arrives here, with ``violations``
+    saying which. ``readable`` is False when its content must not be read at all: of the
+    wrong kind for the stream's transfer, or a reference outside the shared buffer.
+    """
 
     sequence_number: int
     timestamp: int
     content: bytes | ContentReference
     inferences: tuple[inferencing_pb2.Inference, ...] = ()
+    violations: tuple[RemoteProtocolError, ...] = ()
+    readable: bool = True
 
 
 @dataclass(frozen=True)

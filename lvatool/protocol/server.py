@@ -11,6 +11,21 @@ half-close moves the session to ``DRAINING``; it is ``CLOSED`` when nothing is p
 Anything the client does wrong raises :class:`RemoteProtocolError`; anything the caller
 does wrong (a second ack, an ack for a sample never received) raises
 :class:`LocalProtocolError`.
+
+Two modes, one set of rules. The reference server runs the default, *strict* mode: the
+first broken rule raises and ends the call. A conformance checker wants every mistake
+of a client, not only the first, so ``ServerSession(name, observe=True)`` records each
+violation in :attr:`ServerSession.violations` (and on the event of the message that
+broke it) and carries on. It still raises where the state table has no transition for
+the message — a first message that is not a descriptor, a descriptor that cannot be
+served, a descriptor where a sample belongs — because nothing after it can be judged.
+
+Some rules only an observer enforces: the reference server can serve a client that
+breaks them, so strict mode tolerates them and only observing mode records them. They
+are a client's ``ack_sequence_number`` naming a message never sent to it (Q1), a
+sample before the reply descriptor (H5), a descriptor with timescale 0 (H3), and a
+reference overlapping the region of a sample not yet acknowledged (M3: the client
+wrote into a region still in flight, whenever the receiver happens to look).
 """
 
 from __future__ import annotations
@@ -19,10 +34,11 @@ import enum
 from collections.abc import Iterable
 
 from lvatool.contract import extension_pb2, inferencing_pb2, media_pb2
-from lvatool.media import Encoding, accepted_raw_sizes
+from lvatool.media.formats import Encoding, accepted_raw_sizes
+from lvatool.protocol.content import judge_content, overlap
 from lvatool.protocol.errors import LocalProtocolError, RemoteProtocolError
 from lvatool.protocol.events import ContentReference, DescriptorReceived, SampleReceived
-from lvatool.protocol.stream_spec import StreamSpec, describe_format, spec_from_descriptor
+from lvatool.protocol.stream_spec import StreamSpec, spec_from_descriptor
 
 
 class ServerState(enum.Enum):
@@ -35,14 +51,20 @@ class ServerState(enum.Enum):
 class ServerSession:
     """Tracks one ``ProcessMediaStream`` call from the extension's side."""
 
-    def __init__(self, name: str = "lvatool") -> None:
+    def __init__(self, name: str = "lvatool", *, observe: bool = False) -> None:
         self.name = name
+        self.observe = observe
         self.state = ServerState.AWAIT_DESCRIPTOR
         self.spec: StreamSpec | None = None
+        #: Observing mode: every rule the client broke, in the order received.
+        self.violations: list[RemoteProtocolError] = []
+        self._received = 0  # messages received; the index of the one being judged
+        self._current: list[RemoteProtocolError] = []  # violations of that message
         self._last_received = 0
         self._last_sent = 0
         self._descriptor_sequence = 0
         self._pending: dict[int, int] = {}  # sequence number -> timestamp
+        self._regions: dict[int, ContentReference] = {}  # observing: pending references
         self._raw_sizes: tuple[int, ...] | None = None  # RAW sample lengths the spec allows
         self.samples_received = 0
         self.samples_acknowledged = 0
@@ -58,43 +80,15 @@ class ServerSession:
         """Judge one message from the client and say what it was."""
         if self.state in (ServerState.DRAINING, ServerState.CLOSED):
             raise LocalProtocolError(f"message received in state {self.state.value}")
-        self._check_sequence(message.sequence_number)
-        payload = message.WhichOneof("payload")
-        if self.state is ServerState.AWAIT_DESCRIPTOR:
-            if payload != "media_stream_descriptor":
-                raise RemoteProtocolError(
-                    "the first message must be a media_stream_descriptor, "
-                    f"not {payload or 'an empty message'}",
-                    rule="H2",
-                    field="media_stream_descriptor",
-                )
-            self.spec = spec_from_descriptor(message.media_stream_descriptor)
-            frame = self.spec.frame
-            if frame.encoding is Encoding.RAW:
-                self._raw_sizes = accepted_raw_sizes(
-                    frame.pixel_format, frame.width, frame.height, frame.stride_bytes
-                )
-            self._descriptor_sequence = message.sequence_number
-            self.state = ServerState.STREAMING
-            return DescriptorReceived(self.spec, message.sequence_number)
-        if payload != "media_sample":
-            raise RemoteProtocolError(
-                "after the descriptor every message must carry a media_sample, "
-                f"not {payload or 'nothing'}",
-                rule="H2",
-                field="media_sample",
-            )
-        assert self.spec is not None
-        sample = message.media_sample
-        event = SampleReceived(
-            sequence_number=message.sequence_number,
-            timestamp=sample.timestamp,
-            content=self._content(sample),
-            inferences=tuple(sample.inferences),
-        )
-        self._pending[message.sequence_number] = sample.timestamp
-        self.samples_received += 1
-        return event
+        self._received += 1
+        self._current = []
+        try:
+            return self._judge(message)
+        except RemoteProtocolError as error:
+            error.message_index = self._received
+            if self.observe:
+                self.violations.append(error)
+            raise
 
     def reply_descriptor(self) -> extension_pb2.MediaStreamMessage:
         """The server's descriptor, which also acknowledges the client's (H4)."""
@@ -123,6 +117,7 @@ class ServerSession:
                 f"sample {sequence_number} is not pending: acknowledged already or never received",
                 rule="Q2",
             )
+        self._regions.pop(sequence_number, None)
         self.samples_acknowledged += 1
         if self.state is ServerState.DRAINING and not self._pending:
             self.state = ServerState.CLOSED
@@ -133,6 +128,101 @@ class ServerSession:
         """The client half-closed its stream; finish what is pending, then close (Q6)."""
         self.state = ServerState.DRAINING if self._pending else ServerState.CLOSED
 
+    # -- judging one message ------------------------------------------------------------
+    def _judge(
+        self, message: extension_pb2.MediaStreamMessage
+    ) -> DescriptorReceived | SampleReceived:
+        self._check_sequence(message.sequence_number)
+        payload = message.WhichOneof("payload")
+        if self.state is ServerState.AWAIT_DESCRIPTOR:
+            if payload != "media_stream_descriptor":
+                raise RemoteProtocolError(
+                    "the first message must be a media_stream_descriptor, "
+                    f"not {payload or 'an empty message'}",
+                    rule="H2",
+                    field="media_stream_descriptor",
+                )
+            return self._descriptor(message)
+        if payload != "media_sample":
+            raise RemoteProtocolError(
+                "after the descriptor every message must carry a media_sample, "
+                f"not {payload or 'nothing'}",
+                rule="H2",
+                field="media_sample",
+            )
+        self._check_client_ack(message.ack_sequence_number)
+        if not self._last_sent:
+            self._broken(
+                RemoteProtocolError(
+                    "a media_sample arrived before the server's descriptor was sent: "
+                    "the client must wait for it",
+                    rule="H5",
+                    field="media_sample",
+                ),
+                tolerated=True,
+            )
+        return self._sample(message)
+
+    def _descriptor(self, message: extension_pb2.MediaStreamMessage) -> DescriptorReceived:
+        descriptor = message.media_stream_descriptor
+        self._check_client_ack(message.ack_sequence_number)
+        self.spec = spec_from_descriptor(descriptor)
+        if descriptor.media_descriptor.timescale == 0:
+            self._broken(
+                RemoteProtocolError(
+                    "media_descriptor.timescale is 0: timestamps need a unit "
+                    f"(read as {self.spec.timescale} ticks per second)",
+                    rule="H3",
+                    field="media_descriptor.timescale",
+                ),
+                tolerated=True,
+            )
+        frame = self.spec.frame
+        if frame.encoding is Encoding.RAW:
+            self._raw_sizes = accepted_raw_sizes(
+                frame.pixel_format, frame.width, frame.height, frame.stride_bytes
+            )
+        self._descriptor_sequence = message.sequence_number
+        self.state = ServerState.STREAMING
+        return DescriptorReceived(self.spec, message.sequence_number, tuple(self._current))
+
+    def _sample(self, message: extension_pb2.MediaStreamMessage) -> SampleReceived:
+        assert self.spec is not None
+        sample = message.media_sample
+        judged = judge_content(self.spec, self._raw_sizes, sample)
+        for error in judged.errors:
+            self._broken(error)
+        content, readable = judged.content, judged.readable
+        # M3 is tolerated in strict mode: the server's hot path skips the bookkeeping.
+        if self.observe and readable and isinstance(content, ContentReference):
+            overlapping = overlap(content, self._regions)
+            if overlapping is not None:
+                self._broken(overlapping, tolerated=True)
+            self._regions[message.sequence_number] = content
+        self._pending[message.sequence_number] = sample.timestamp
+        self.samples_received += 1
+        return SampleReceived(
+            sequence_number=message.sequence_number,
+            timestamp=sample.timestamp,
+            content=content,
+            inferences=tuple(sample.inferences),
+            violations=tuple(self._current),
+            readable=readable,
+        )
+
+    def _broken(self, error: RemoteProtocolError, *, tolerated: bool = False) -> None:
+        """The message being judged broke a rule: raise, or record it and carry on.
+
+        ``tolerated`` rules are ones the reference server can serve despite; strict mode
+        lets them pass, observing mode records them like any other.
+        """
+        error.message_index = self._received
+        if self.observe:
+            self.violations.append(error)
+            self._current.append(error)
+        elif not tolerated:
+            raise error
+
     def _next(self, *, ack: int, **payload: object) -> extension_pb2.MediaStreamMessage:
         self._last_sent += 1
         return extension_pb2.MediaStreamMessage(
@@ -141,64 +231,32 @@ class ServerSession:
             **payload,  # type: ignore[arg-type]
         )
 
+    # -- the rules, one by one ----------------------------------------------------------
     def _check_sequence(self, number: int) -> None:
+        """Q1: numbered from 1, increasing by 1; an observer carries on from the number seen."""
         expected = self._last_received + 1
-        if number != expected:
-            raise RemoteProtocolError(
-                f"sequence_number {number} where {expected} was expected "
-                "(each side numbers its messages from 1, increasing by 1)",
-                rule="Q1",
-                field="sequence_number",
-            )
         self._last_received = number
+        if number != expected:
+            self._broken(
+                RemoteProtocolError(
+                    f"sequence_number {number} where {expected} was expected "
+                    "(each side numbers its messages from 1, increasing by 1)",
+                    rule="Q1",
+                    field="sequence_number",
+                )
+            )
 
-    def _content(self, sample: extension_pb2.MediaSample) -> bytes | ContentReference:
-        assert self.spec is not None
-        frame = self.spec.frame
-        raw_sizes = self._raw_sizes
-        kind = sample.WhichOneof("content")
-        if self.spec.shared_memory is None:
-            if kind != "content_bytes":
-                raise RemoteProtocolError(
-                    "media_sample.content_bytes is missing: this stream is embedded (E1)",
-                    rule="E1",
-                    field="media_sample.content_bytes",
-                )
-            data = sample.content_bytes.bytes
-            if raw_sizes is not None and len(data) not in raw_sizes:
-                raise RemoteProtocolError(
-                    f"media_sample.content_bytes holds {len(data)} bytes; "
-                    f"a {describe_format(frame)} frame is {raw_sizes[0]}",
-                    rule="F1",
-                    field="media_sample.content_bytes",
-                )
-            if not data:
-                raise RemoteProtocolError(
-                    "media_sample.content_bytes is empty",
-                    rule="E1",
-                    field="media_sample.content_bytes",
-                )
-            return data
-        if kind != "content_reference":
-            raise RemoteProtocolError(
-                "media_sample.content_reference is missing: this stream uses shared memory (M2)",
-                rule="M2",
-                field="media_sample.content_reference",
+    def _check_client_ack(self, ack: int) -> None:
+        """Q1: an ack names a message the server sent; 0 acknowledges nothing."""
+        if ack <= self._last_sent:
+            return
+        if self._received == 1:
+            problem = f"the first message acknowledges {ack}; nothing was sent yet, so it must be 0"
+        else:
+            problem = (
+                f"ack_sequence_number {ack} names no message sent to the client "
+                f"(only {self._last_sent} were)"
             )
-        ref = sample.content_reference
-        limit = self.spec.shared_memory.length_bytes
-        if ref.length_bytes == 0 or ref.address_offset + ref.length_bytes > limit:
-            raise RemoteProtocolError(
-                f"content_reference [{ref.address_offset}, +{ref.length_bytes}) lies outside "
-                f"the {limit}-byte shared buffer",
-                rule="M4",
-                field="media_sample.content_reference",
-            )
-        if raw_sizes is not None and ref.length_bytes not in raw_sizes:
-            raise RemoteProtocolError(
-                f"content_reference.length_bytes is {ref.length_bytes}; a {describe_format(frame)} "
-                f"frame is {raw_sizes[0]}",
-                rule="M4",
-                field="media_sample.content_reference.length_bytes",
-            )
-        return ContentReference(ref.address_offset, ref.length_bytes)
+        self._broken(
+            RemoteProtocolError(problem, rule="Q1", field="ack_sequence_number"), tolerated=True
+        )
