@@ -14,6 +14,7 @@ from lvatool.conformance import (
     ConnectError,
     Outcome,
     Selection,
+    ServerSuiteOptions,
     SuiteReport,
     checks_of,
     run_client_suite,
@@ -22,6 +23,7 @@ from lvatool.conformance import (
 )
 from lvatool.conformance.report import render_catalogue, render_report, write_json, write_junit
 from lvatool.conformance.results import CheckResult
+from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, PixelFormat
 from lvatool.sim.call import ConnectOptions
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
@@ -132,10 +134,50 @@ def conformance(
     _finish(reports, json_path, junit, quiet)
 
 
+def _probe_format(text: str) -> FrameFormat:
+    """``jpg``, ``png``, ``bmp`` or ``raw:PIXEL_FORMAT`` (``raw`` alone is BGR24)."""
+    kind, _, layout = text.strip().lower().partition(":")
+    encodings = {"jpg": Encoding.JPG, "jpeg": Encoding.JPG, "png": Encoding.PNG,
+                 "bmp": Encoding.BMP, "raw": Encoding.RAW}  # fmt: skip
+    if kind not in encodings or (layout and kind != "raw"):
+        raise _fail(f"--probe-format {text!r}: use jpg, png, bmp or raw:PIXEL_FORMAT", EXIT_USAGE)
+    if kind != "raw":
+        return FrameFormat(encodings[kind])
+    try:
+        pixel = PixelFormat[(layout or "bgr24").upper()]
+    except KeyError:
+        pixel = PixelFormat.NONE
+    if pixel not in RAW_PIXEL_FORMATS:
+        names = ", ".join(f.name.lower() for f in RAW_PIXEL_FORMATS)
+        raise _fail(f"--probe-format {text!r}: the RAW pixel format is one of {names}", EXIT_USAGE)
+    return FrameFormat(Encoding.RAW, pixel)
+
+
+def _probe_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT``, each 16 to 4096."""
+    width, _, height = text.strip().lower().partition("x")
+    if not (width.isdigit() and height.isdigit()) or not (
+        16 <= int(width) <= 4096 and 16 <= int(height) <= 4096
+    ):
+        raise _fail(f"--probe-size {text!r}: use WIDTHxHEIGHT, e.g. 416x416 (16 to 4096)",
+                    EXIT_USAGE)  # fmt: skip
+    return int(width), int(height)
+
+
+def _text_or_file(value: str, option: str) -> str:
+    """``@FILE`` reads the text from FILE; anything else is the text itself."""
+    if not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise _fail(f"cannot read {option} {value[1:]}: {error}", EXIT_USAGE) from None
+
+
 @app.command("server")
 def server(
     target: Annotated[
-        str, typer.Option(help="The extension under test, HOST:PORT.")
+        str, typer.Option(help="The extension under test, HOST:PORT (or tcp://HOST:PORT).")
     ] = "localhost:5001",
     username: Annotated[
         str | None, typer.Option(help="Credentials the server requires (A1).")
@@ -144,6 +186,33 @@ def server(
     profile: Annotated[
         str | None, typer.Option(help="darklight: also expect the reference labels of R4.")
     ] = None,
+    extension_config: Annotated[
+        str | None,
+        typer.Option(
+            help="extension_configuration sent in every descriptor (a pipeline name, a model, "
+            "often JSON), as text or @FILE. Needed by extensions that serve nothing without it."
+        ),
+    ] = None,
+    sessions: Annotated[
+        int, typer.Option(min=2, max=256, help="Sessions S12 opens at once (H1).")
+    ] = 16,
+    probe_format: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A probe format to try when RAW BGR24, JPG, PNG and BMP at 160x120 are not "
+            "processed: jpg, png, bmp or raw:PIXEL_FORMAT (e.g. raw:rgb24). Repeatable."
+        ),
+    ] = None,
+    probe_size: Annotated[
+        list[str] | None,
+        typer.Option(help="A probe size to try, WIDTHxHEIGHT (e.g. 416x416). Repeatable."),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=10, help="Seconds the whole suite may take, whatever the server does."
+        ),
+    ] = 60.0,
     tls_ca: Annotated[Path | None, typer.Option(help="PEM CA bundle: connect with TLS.")] = None,
     connect_timeout: Annotated[
         float, typer.Option(min=0.1, help="Seconds to wait for the server.")
@@ -156,7 +225,13 @@ def server(
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Drive a running extension the way LVA would, and check every answer."""
+    """Drive a running extension the way LVA would, and check every answer.
+
+    The run first picks a probe format the server processes (RAW BGR24, then JPG, PNG,
+    BMP at 160x120, then what --probe-format/--probe-size name); checks that need answers
+    use it. A server that stays silent costs one check its wait: later checks are
+    skipped with the reason, and the suite ends within --timeout.
+    """
     selection = _selection("server", list_, select, skip, strict)
     if profile not in (None, "darklight"):
         raise _fail("--profile takes darklight", EXIT_USAGE)
@@ -168,6 +243,16 @@ def server(
             ca = tls_ca.read_bytes()
         except OSError as error:
             raise _fail(f"cannot read --tls-ca {tls_ca}: {error.strerror}", EXIT_USAGE) from None
+    options = ServerSuiteOptions(
+        username=username,
+        password=password,
+        profile=profile,
+        extension_configuration=_text_or_file(extension_config or "", "--extension-config"),
+        sessions=sessions,
+        probe_formats=tuple(_probe_format(f) for f in probe_format or ()),
+        probe_sizes=tuple(_probe_size(s) for s in probe_size or ()),
+        timeout_s=timeout,
+    )
     connect = ConnectOptions(
         target=target.removeprefix("tcp://"),
         connect_timeout_s=connect_timeout,
@@ -176,8 +261,7 @@ def server(
         tls_ca=ca,
     )
     try:
-        report = run_server_suite(connect, selection, username=username, password=password,
-                                  profile=profile, on_result=_progress(quiet))  # fmt: skip
+        report = run_server_suite(connect, selection, options, on_result=_progress(quiet))
     except ConnectError as error:
         raise _fail(str(error), EXIT_CONNECT) from None
     _finish([report], json_path, junit, quiet)

@@ -6,6 +6,7 @@ from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
 from lvatool.conformance.suites import (
     ConnectError,
     Selection,
+    ServerSuiteOptions,
     run_client_suite,
     run_server_suite,
     self_test,
@@ -21,6 +22,7 @@ __all__ = [
     "Level",
     "Outcome",
     "Selection",
+    "ServerSuiteOptions",
     "SuiteReport",
     "checks_of",
     "run_client_suite",

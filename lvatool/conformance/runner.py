@@ -22,10 +22,11 @@ from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
 class CheckContext:
     """What a check gets: its deadline, a log, and a place to register things to cancel."""
 
-    def __init__(self, check: Check, environment: Any) -> None:
+    def __init__(self, check: Check, environment: Any, deadline_s: float | None = None) -> None:
         self.check = check
         self.env = environment
-        self.deadline = time.monotonic() + check.deadline_s
+        self.deadline_s = check.deadline_s if deadline_s is None else deadline_s
+        self.deadline = time.monotonic() + self.deadline_s
         self.log: list[str] = []
         self._cancel: list[Callable[[], object]] = []
         self._lock = threading.Lock()
@@ -61,9 +62,12 @@ def _outcome_for(check: Check, failed: bool, strict: bool) -> Outcome:
     return Outcome.WARN
 
 
-def run_check(check: Check, environment: Any, strict: bool = False) -> CheckResult:
-    """Run one check to a result, whatever it does."""
-    context = CheckContext(check, environment)
+def run_check(
+    check: Check, environment: Any, strict: bool = False, deadline_s: float | None = None
+) -> CheckResult:
+    """Run one check to a result, whatever it does, within ``deadline_s`` (by default
+    the check's own deadline)."""
+    context = CheckContext(check, environment, deadline_s)
     box: dict[str, BaseException | str | None] = {}
 
     def body() -> None:
@@ -76,7 +80,7 @@ def run_check(check: Check, environment: Any, strict: bool = False) -> CheckResu
     started = time.monotonic()
     thread = threading.Thread(target=body, name=f"check-{check.id}", daemon=True)
     thread.start()
-    thread.join(check.deadline_s)
+    thread.join(context.deadline_s)
     timed_out = thread.is_alive()
     context.cancel_all()
     if timed_out:
@@ -99,7 +103,7 @@ def run_check(check: Check, environment: Any, strict: bool = False) -> CheckResu
     if timed_out:
         return result(
             _outcome_for(check, True, strict),
-            f"no verdict within the {check.deadline_s:g} s deadline: the peer went silent",
+            f"no verdict within the {context.deadline_s:g} s deadline: the peer went silent",
         )
     error = box.get("error")
     if error is None:
@@ -136,11 +140,28 @@ def run_suite(
     *,
     strict: bool = False,
     on_result: Callable[[CheckResult], None] | None = None,
+    budget_s: float | None = None,
 ) -> SuiteReport:
+    """Run ``checks`` in order. With ``budget_s``, the whole suite keeps within it: each
+    check gets at most what is left, and checks that find too little left are skipped
+    (with the reason), so a slow or silent peer cannot stretch a CI job without bound."""
     report = SuiteReport(suite, target)
+    end = None if budget_s is None else time.monotonic() + budget_s
     for check in checks:
-        outcome = run_check(check, environment, strict)
+        left = None if end is None else end - time.monotonic()
+        if left is not None and left < MIN_CHECK_S:
+            outcome = CheckResult(
+                check.id, check.title, check.rules, check.level.value, Outcome.SKIP,
+                f"not run: the suite's {budget_s:g} s budget (--timeout) was spent", 0.0,
+            )  # fmt: skip
+        else:
+            deadline = None if left is None else min(check.deadline_s, left)
+            outcome = run_check(check, environment, strict, deadline)
         report.results.append(outcome)
         if on_result is not None:
             on_result(outcome)
     return report
+
+
+#: A check given less than this is skipped rather than run to a certain timeout.
+MIN_CHECK_S = 2.0

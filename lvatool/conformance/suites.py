@@ -15,9 +15,11 @@ from lvatool.conformance import client_checks, server_checks
 from lvatool.conformance.catalogue import checks_of
 from lvatool.conformance.checking_extension import CheckingExtension, CheckingPolicy
 from lvatool.conformance.client_checks import ClientEnv
-from lvatool.conformance.probes import ServerEnv
 from lvatool.conformance.results import CheckResult, SuiteReport
 from lvatool.conformance.runner import run_suite, select_checks
+from lvatool.conformance.server_checks import ServerEnv, prepare, probe_candidates
+from lvatool.conformance.server_checks.probe_frames import describe_frame
+from lvatool.media import FrameFormat
 from lvatool.sim.call import CallError, ConnectOptions, open_channel, wait_for_channel
 
 _ = (client_checks, server_checks)  # importing them registers their checks
@@ -45,16 +47,34 @@ def _properties(target: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class ServerSuiteOptions:
+    """How to drive the server under test, beyond where it is."""
+
+    username: str | None = None
+    password: str | None = None
+    profile: str | None = None  # "darklight": also expect the labels of R4
+    extension_configuration: str = ""  # sent in every descriptor (H3)
+    sessions: int = 16  # opened at once by S12 (H1)
+    probe_formats: tuple[FrameFormat, ...] = ()  # tried after the defaults
+    probe_sizes: tuple[tuple[int, int], ...] = ()
+    timeout_s: float = 60.0  # the whole suite, whatever the peer does
+    silence_s: float = 5.0  # how long a server may be quiet where an answer is due
+
+
 def run_server_suite(
     connect: ConnectOptions,
     selection: Selection = Selection(),
+    options: ServerSuiteOptions = ServerSuiteOptions(),
     *,
-    username: str | None = None,
-    password: str | None = None,
-    profile: str | None = None,
     on_result: Callable[[CheckResult], None] | None = None,
 ) -> SuiteReport:
-    """Every selected server check against ``connect.target``."""
+    """Every selected server check against ``connect.target``, within ``options.timeout_s``.
+
+    First the run picks the probe format the server processes (see
+    :mod:`lvatool.conformance.server_checks.environment`); that costs part of the budget.
+    """
+    started = time.monotonic()
     checks = select_checks(checks_of("server"), selection.select, selection.skip)
     channel = open_channel(connect)
     try:
@@ -63,10 +83,31 @@ def run_server_suite(
         raise ConnectError(str(error)) from None
     finally:
         channel.close()
-    env = ServerEnv(connect, username=username, password=password, profile=profile)
+    env = ServerEnv(
+        connect,
+        username=options.username,
+        password=options.password,
+        profile=options.profile,
+        extension_configuration=options.extension_configuration,
+        sessions=options.sessions,
+        candidates=probe_candidates(options.probe_formats, options.probe_sizes),
+        silence_s=options.silence_s,
+        warmup_s=max(options.silence_s, 15.0),
+    )
+    prepare(env, min(options.timeout_s / 2, 30.0))
+    left = options.timeout_s - (time.monotonic() - started)
     report = run_suite("server", connect.target, checks, env, strict=selection.strict,
-                       on_result=on_result)  # fmt: skip
+                       on_result=on_result, budget_s=left)  # fmt: skip
     report.properties = _properties(connect.target)
+    report.properties.update(
+        {
+            "probe_format": describe_frame(env.probe) if env.probe else "none",
+            "probe_trials": "; ".join(env.probe_trials),
+            "extension_configuration": options.extension_configuration,
+            "sessions": str(options.sessions),
+            "timeout_s": f"{options.timeout_s:g}",
+        }
+    )
     return report
 
 
@@ -133,9 +174,10 @@ def self_test(
         policy = SessionPolicy(credentials=(username, password))
         with ExtensionServer(ServerOptions(host="127.0.0.1", port=0, policy=policy)) as server:
             connect = ConnectOptions(target=server.address, username=username, password=password)
+            options = ServerSuiteOptions(username=username, password=password, profile="darklight")
             reports.append(run_server_suite(
-                connect, Selection(server_ids, selection.skip, selection.strict),
-                username=username, password=password, profile="darklight", on_result=on_result,
+                connect, Selection(server_ids, selection.skip, selection.strict), options,
+                on_result=on_result,
             ))  # fmt: skip
     if client_ids or not selection.select:
         command = [

@@ -11,6 +11,13 @@ nothing is pending any more.
 Errors of the server raise :class:`RemoteProtocolError` naming the rule; misuse by the
 caller raises :class:`LocalProtocolError`. Tolerated oddities of real servers, such as
 sequence number 0 on replies (Q5), come back as warnings on the event.
+
+A checker wants to see every mistake of a server, not only the first, and to judge each
+under its own rule. With ``observe=True`` the session records the errors it can step
+over (a number out of sequence, an acknowledgement of no pending sample, a second
+descriptor) in :attr:`ClientSession.violations` and carries on; ``receive`` then
+returns None for a message that acknowledges nothing. Only a stream that never began
+with a descriptor still raises.
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ class ClientState(enum.Enum):
 class ClientSession:
     """Tracks one ``ProcessMediaStream`` call from LVA's side."""
 
-    def __init__(self, spec: StreamSpec) -> None:
+    def __init__(self, spec: StreamSpec, *, observe: bool = False) -> None:
         self.spec = spec
+        self.observe = observe
+        self.violations: list[RemoteProtocolError] = []
         self.state = ClientState.IDLE
         self._last_sent = 0
         self._last_received = 0
@@ -97,8 +106,13 @@ class ClientSession:
             return
         self.state = ClientState.CLOSING if self._pending else ClientState.DONE
 
-    def receive(self, message: extension_pb2.MediaStreamMessage) -> ReplyReceived | AckReceived:
-        """Judge one message from the server and say what it was."""
+    def receive(
+        self, message: extension_pb2.MediaStreamMessage
+    ) -> ReplyReceived | AckReceived | None:
+        """Judge one message from the server and say what it was.
+
+        None only in observing mode, for a message recorded as a violation.
+        """
         warnings = self._check_sequence(message.sequence_number)
         payload = message.WhichOneof("payload")
         if self.state is ClientState.AWAIT_REPLY:
@@ -125,9 +139,12 @@ class ClientSession:
         if self.state is ClientState.IDLE:
             raise LocalProtocolError("message received before the descriptor was sent")
         if payload == "media_stream_descriptor":
-            raise RemoteProtocolError(
-                "the server sent a second media_stream_descriptor", rule="H2", field="payload"
+            self._violation(
+                RemoteProtocolError(
+                    "the server sent a second media_stream_descriptor", rule="H2", field="payload"
+                )
             )
+            return None
         ack = message.ack_sequence_number
         entry = self._pending.pop(ack, None)
         if entry is None:
@@ -137,9 +154,10 @@ class ClientSession:
                 problem = f"acknowledges sample {ack} a second time"
             else:
                 problem = f"acknowledges sample {ack}, which was never sent"
-            raise RemoteProtocolError(
-                f"a response {problem}", rule="Q2", field="ack_sequence_number"
+            self._violation(
+                RemoteProtocolError(f"a response {problem}", rule="Q2", field="ack_sequence_number")
             )
+            return None
         timestamp, tag = entry
         if self.state is ClientState.CLOSING and not self._pending:
             self.state = ClientState.DONE
@@ -171,11 +189,19 @@ class ClientSession:
         if number == 0:
             return ("the server sent sequence_number 0 (tolerated, rule Q5)",)
         expected = self._last_received + 1
-        if number != expected:
-            raise RemoteProtocolError(
-                f"the server sent sequence_number {number} where {expected} was expected",
-                rule="Q1",
-                field="sequence_number",
-            )
         self._last_received = number
+        if number != expected:
+            self._violation(
+                RemoteProtocolError(
+                    f"the server sent sequence_number {number} where {expected} was expected",
+                    rule="Q1",
+                    field="sequence_number",
+                )
+            )
         return ()
+
+    def _violation(self, error: RemoteProtocolError) -> None:
+        """Raise ``error``, or in observing mode record it and carry on."""
+        if not self.observe:
+            raise error
+        self.violations.append(error)

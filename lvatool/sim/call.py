@@ -99,10 +99,19 @@ _CLOSE = object()
 class ExtensionCall:
     """A session with one extension: handshake, samples out, acknowledgements in."""
 
-    def __init__(self, channel: grpc.Channel, spec: StreamSpec, options: ConnectOptions) -> None:
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        spec: StreamSpec,
+        options: ConnectOptions,
+        *,
+        observe: bool = False,
+    ) -> None:
         self.spec = spec
         self.options = options
-        self.session = ClientSession(spec)
+        # Observing (the conformance checker): a server's mistakes are recorded in
+        # ``session.violations`` and the call goes on, so each check judges its own rule.
+        self.session = ClientSession(spec, observe=observe)
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self._outbox: queue.Queue[Any] = queue.Queue()
@@ -192,7 +201,8 @@ class ExtensionCall:
                         self._events.put(error)
                         self._call.cancel()
                         return
-                self._events.put(event)
+                if event is not None:
+                    self._events.put(event)
             self._events.put(CallEnded("OK", ""))
         except grpc.RpcError as error:
             code = error.code()

@@ -1,0 +1,141 @@
+"""Sessions: concurrency (S12, H1), cancellation (S14, A3) and credentials (S15, A1)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from lvatool.conformance.catalogue import CheckFailed, CheckSkipped, check
+from lvatool.conformance.runner import CheckContext
+from lvatool.conformance.server_checks.environment import ServerEnv, require_served
+from lvatool.conformance.server_checks.exchange import ProbeCall, exchange, status_of
+from lvatool.conformance.server_checks.probe_frames import (
+    PROBE_COUNT,
+    canonical,
+    describe_results,
+    encode_probe,
+)
+from lvatool.conformance.server_checks.shared_buffer import still_serving
+from lvatool.sim.call import ConnectOptions
+
+SUITE = "server"
+
+
+@check("S12", "Concurrent sessions are served independently, or refused at a limit",
+       "H1", suite=SUITE, deadline_s=30)  # fmt: skip
+def concurrent_sessions(context: CheckContext) -> str:
+    """Opens --sessions sessions (16 by default) at once and keeps them open; each must get
+    its reply descriptor, or be refused with RESOURCE_EXHAUSTED when the server is at its
+    limit, never left waiting (H1). The served sessions then each send the probes in a
+    different order, and each probe must get the results it gets alone."""
+    env: ServerEnv = context.env
+    probe = env.require_probe()
+    alone = [env.baseline(context, i) for i in range(PROBE_COUNT)]
+    calls = []
+    try:
+        for _ in range(env.sessions):
+            calls.append(ProbeCall(context, env.spec(probe)))
+        started = time.monotonic()
+        for call in calls:  # all were opened first: their replies arrive concurrently
+            call.handshake(max(env.silence_s - (time.monotonic() - started), 0.1))
+        served = [c for c in calls if c.record.reply is not None]
+        refused = [c.record for c in calls if c.record.reply is None]
+        waiting = [r for r in refused if r.ended is None]
+        if waiting:
+            raise CheckFailed(
+                f"the server served at most {len(served)} concurrent sessions: "
+                f"{len(waiting)} of {len(calls)} got no reply descriptor within "
+                f"{env.silence_s:g} s while {len(served)} were open; at its limit a server "
+                "ends a new call at once with RESOURCE_EXHAUSTED (H1)"
+            )
+        other = [r for r in refused if r.ended is not None and r.ended.code != "RESOURCE_EXHAUSTED"]
+        if other:
+            assert other[0].ended is not None
+            raise CheckFailed(
+                f"with {len(served)} sessions open, a new one ended with "
+                f"{status_of(other[0].ended)}; at its limit a server refuses with "
+                "RESOURCE_EXHAUSTED (H1)"
+            )
+        orders = itertools.cycle(itertools.permutations(range(PROBE_COUNT)))
+        sent = {id(call): next(orders) for call in served}
+        for call in served:
+            for position, index in enumerate(sent[id(call)]):
+                call.send(encode_probe(index, probe), position + 1, tag=position)
+        for number, call in enumerate(served, 1):
+            record = call.collect()
+            require_served(record, f"concurrent session {number}")
+            for ack in record.acks:
+                index = sent[id(call)][ack.tag]
+                result = canonical(ack.inferences)
+                if result != alone[index]:
+                    raise CheckFailed(
+                        f"in concurrent session {number}, probe {index} got "
+                        f"{describe_results(result)}, alone {describe_results(alone[index])}: "
+                        "sessions share state (H1)"
+                    )
+    finally:
+        for call in calls:
+            call.close()
+    if refused:
+        return (
+            f"served {len(served)} concurrent sessions independently and refused "
+            f"{len(refused)} more with RESOURCE_EXHAUSTED: its limit is {len(served)}"
+        )
+    return f"{len(served)} concurrent sessions, all independent"
+
+
+@check("S14", "A cancelled call leaves the server serving", "A3", suite=SUITE)
+def cancelled_call(context: CheckContext) -> str:
+    """Cancels a session with 3 samples in flight, then expects two new sessions, one
+    after the other, served as usual."""
+    env: ServerEnv = context.env
+    probe = env.require_probe()
+    call = ProbeCall(context, env.spec(probe))
+    try:
+        if not call.handshake():
+            require_served(call.record, "the session to cancel")
+        for position in range(3):
+            call.send(encode_probe(position, probe), position + 1)
+        call.cancel()
+    finally:
+        call.close()
+    # Twice: the first may begin before the server has seen the cancellation.
+    still_serving(context, "a cancelled call")
+    still_serving(context, "a cancelled call")
+    return "served normally after a cancelled call"
+
+
+@check("S15", "Wrong or missing credentials are refused with UNAUTHENTICATED",
+       "A1", suite=SUITE)  # fmt: skip
+def credentials(context: CheckContext) -> str:
+    """With --username/--password: a session without credentials and one with a wrong
+    password must each end at once with UNAUTHENTICATED; the right ones are served."""
+    env: ServerEnv = context.env
+    if env.username is None:
+        raise CheckSkipped("no --username/--password given")
+    probe = env.require_probe()
+    base = env.connect
+    attempts = {
+        "missing": ConnectOptions(target=base.target, connect_timeout_s=base.connect_timeout_s,
+                                  tls_ca=base.tls_ca, tls_server_name=base.tls_server_name),
+        "wrong": ConnectOptions(target=base.target, connect_timeout_s=base.connect_timeout_s,
+                                username=env.username, password=(env.password or "") + "-wrong",
+                                tls_ca=base.tls_ca, tls_server_name=base.tls_server_name),
+    }  # fmt: skip
+    for kind, connect in attempts.items():
+        record = exchange(
+            context, env.spec(probe), [encode_probe(0, probe)], connect=connect,
+            judge_silence=False,
+        )  # fmt: skip
+        if record.reply is not None:
+            raise CheckFailed(f"the server accepted a session with {kind} credentials (A1)")
+        if record.ended is None:
+            raise CheckFailed(f"{kind} credentials: {record.story()} (A1)")
+        if record.ended.code != "UNAUTHENTICATED":
+            raise CheckFailed(
+                f"{kind} credentials refused with {status_of(record.ended)}, "
+                "not UNAUTHENTICATED (A1)"
+            )
+    record = exchange(context, env.spec(probe), [encode_probe(0, probe)])
+    require_served(record, "with the right credentials")
+    return "missing and wrong credentials refused, right ones served"

@@ -1,0 +1,236 @@
+"""Shared memory: S06 (M1–M3), S10 and S11 (M4, A3).
+
+A server may take embedded frames only (an extension on another host cannot share
+memory): one that refuses a valid shared buffer at the descriptor with a status H6
+allows has these checks skipped, not failed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+from lvatool.conformance.catalogue import CheckFailed, CheckSkipped, CheckWarning, check
+from lvatool.conformance.runner import CheckContext
+from lvatool.conformance.server_checks.environment import ServerEnv, require_served
+from lvatool.conformance.server_checks.exchange import (
+    CRASHES,
+    REFUSALS,
+    TICKS_START,
+    TICKS_STEP,
+    Exchange,
+    ProbeCall,
+    Waiting,
+    exchange,
+    status_of,
+)
+from lvatool.conformance.server_checks.probe_frames import (
+    PROBE_COUNT,
+    canonical,
+    describe_results,
+    encode_probe,
+)
+from lvatool.protocol import AckReceived, ContentReference, SharedMemoryTransfer
+from lvatool.shm import SHM_ROOT, SharedMemoryWriter
+
+SUITE = "server"
+PREFIX = "lvatool-conformance"
+
+
+def _probe_bytes(env: ServerEnv) -> list[bytes]:
+    probe = env.require_probe()
+    return [encode_probe(i, probe) for i in range(PROBE_COUNT)]
+
+
+def try_shared_memory(context: Waiting, env: ServerEnv) -> str:
+    """'' when the server takes a valid shared buffer; else its refusal at the descriptor.
+
+    Only a refusal H6 allows counts: anything else (a crash, silence) is for S06 to fail.
+    """
+    content = _probe_bytes(env)[0]
+    with SharedMemoryWriter(len(content), prefix=PREFIX) as buffer:
+        context.on_cancel(buffer.close)
+        buffer.write(0, content)
+        record = exchange(
+            context,
+            env.spec(shm=SharedMemoryTransfer(buffer.name, buffer.size)),
+            [ContentReference(0, len(content))],
+            judge_silence=False,
+        )
+    if record.refused and record.ended is not None and record.ended.code in REFUSALS:
+        return f"the server takes no shared memory: {record.story()}"
+    return ""
+
+
+def _require_shared_memory(context: CheckContext) -> ServerEnv:
+    env: ServerEnv = context.env
+    env.require_probe()
+    refusal = env.shared_memory_refusal(context)
+    if refusal:
+        raise CheckSkipped(refusal)
+    return env
+
+
+@check("S06", "Shared memory: a region is read only before its acknowledgement",
+       "M1, M3, Q2", suite=SUITE, deadline_s=20)  # fmt: skip
+def shared_memory_hold_until_ack(context: CheckContext) -> str:
+    """Sends the probes by reference through 4 regions, overwrites each region with a
+    different picture the moment its sample is acknowledged and reuses it, and expects
+    every sample to get the results its probe gets alone, embedded (M3)."""
+    env = _require_shared_memory(context)
+    contents = _probe_bytes(env)
+    alone = [env.baseline(context, i) for i in range(PROBE_COUNT)]
+    slot_size = max(len(c) for c in contents)
+    slots = 4
+    order = [0, 1, 2, 3, 1, 0, 3, 2, 2, 3, 0, 1]
+
+    def filler(index: int) -> bytes:
+        other = next((j for j, r in enumerate(alone) if r != alone[index]), None)
+        return contents[other] if other is not None else bytes(slot_size)
+
+    with SharedMemoryWriter(slot_size * slots, prefix=PREFIX) as buffer:
+        context.on_cancel(buffer.close)
+        call = ProbeCall(context, env.spec(shm=SharedMemoryTransfer(buffer.name, buffer.size)))
+        free = list(range(slots))
+
+        def reuse(ack: AckReceived) -> None:
+            # The region is the client's again (M3): overwrite it at once.
+            position, slot = ack.tag
+            buffer.write(slot * slot_size, filler(order[position]))
+            free.append(slot)
+
+        call.on_ack = reuse
+        try:
+            if not call.handshake():
+                raise CheckFailed(f"a valid shared buffer: {call.record.story()} (M1)")
+            sent = 0
+            while sent < len(order):
+                if not free:
+                    if call.next_ack(env.silence_s) is None:
+                        break  # ended, or holding every region until the half-close (Q4)
+                    continue
+                slot = free.pop()
+                content = contents[order[sent]]
+                buffer.write(slot * slot_size, content)
+                call.send(
+                    ContentReference(slot * slot_size, len(content)),
+                    TICKS_START + TICKS_STEP * sent,
+                    (sent, slot),
+                )
+                sent += 1
+            record = call.collect()
+        finally:
+            call.close()
+    require_served(record, f"{record.sent} samples through shared memory")
+    for ack in record.acks:
+        position, _ = ack.tag
+        index = order[position]
+        result = canonical(ack.inferences)
+        if result != alone[index]:
+            raise CheckFailed(
+                f"sample {position + 2} (probe {index}) through shared memory got "
+                f"{describe_results(result)}, embedded alone {describe_results(alone[index])}: "
+                "the region was read after its acknowledgement, or results went to another "
+                "frame (M3)"
+            )
+    return f"{record.sent} samples through shared memory, each region reused on its ack"
+
+
+def still_serving(context: CheckContext, after: str) -> None:
+    """A new session is served, with the usual results, after a peer's misbehaviour (A3)."""
+    env: ServerEnv = context.env
+    probe = env.require_probe()
+    expected = env.baseline(context, 0)
+    record = exchange(context, env.spec(probe), [encode_probe(0, probe)])
+    if record.reply is None or not record.complete:
+        raise CheckFailed(f"after {after}, a new session: {record.story()} (A3)")
+    if canonical(record.acks[0].inferences) != expected:
+        raise CheckFailed(f"after {after}, a new session got different results (A3)")
+
+
+def _judge_refusal(record: Exchange, what: str) -> str:
+    """A bad reference or handle name must end the call with INVALID_ARGUMENT (M4)."""
+    if record.acks:
+        raise CheckFailed(f"the server acknowledged a sample for {what} (M4)")
+    if record.reply is not None and record.ended is None:
+        raise CheckFailed(f"the server accepted {what}: {record.story()} (M4)")
+    if record.ended is None:
+        raise CheckFailed(f"{what}: {record.story()} (M4: never silence)")
+    code = record.ended.code
+    if code == "OK":
+        raise CheckFailed(f"{what} was not refused: the call ended OK (M4)")
+    if code in CRASHES:
+        raise CheckFailed(f"{what}: the server crashed with {status_of(record.ended)} (M4)")
+    if code != "INVALID_ARGUMENT":
+        raise CheckWarning(
+            f"{what} refused with {status_of(record.ended)}; INVALID_ARGUMENT expected (M4)"
+        )
+    return f"{what}: {status_of(record.ended)}"
+
+
+@check("S10", "A reference outside the shared buffer is refused; the server keeps serving",
+       "M4, A3", suite=SUITE, deadline_s=15)  # fmt: skip
+def reference_outside_buffer(context: CheckContext) -> str:
+    """Sends a reference that runs half a frame past the end of the buffer; expects the
+    call ended with INVALID_ARGUMENT, then a new session served as usual."""
+    env = _require_shared_memory(context)
+    content = _probe_bytes(env)[0]
+    size = len(content)
+    with SharedMemoryWriter(size * 2, prefix=PREFIX) as buffer:
+        context.on_cancel(buffer.close)
+        buffer.write(0, content)
+        record = exchange(
+            context,
+            env.spec(shm=SharedMemoryTransfer(buffer.name, buffer.size)),
+            [ContentReference(buffer.size - size // 2, size)],
+            judge_silence=False,
+        )
+    if record.reply is None:
+        raise CheckFailed(f"a valid shared buffer: {record.story()} (M4)")
+    verdict = _judge_refusal(record, "a reference outside the buffer")
+    still_serving(context, "a reference outside the buffer")
+    return verdict
+
+
+def _escaping_buffers(size: int) -> list[tuple[str, Path]]:
+    """Handle names that leave ``/dev/shm`` (or its top level) but name a real file of
+    ``size`` bytes that the checker made, so that a server opening them is seen to."""
+    outside = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-"))
+    inside = SHM_ROOT / f"{PREFIX}-{uuid.uuid4().hex[:12]}"
+    inside.mkdir()
+    return [(f"../..{outside}", outside), (inside.name, inside)]
+
+
+@check("S11", "Handle names that leave /dev/shm are refused; the server keeps serving",
+       "M4, A3", suite=SUITE, deadline_s=15)  # fmt: skip
+def bad_handle_names(context: CheckContext) -> str:
+    """Names a real buffer of the right size through '..' from outside /dev/shm, and one in
+    a subdirectory of /dev/shm; expects each descriptor refused with INVALID_ARGUMENT (a
+    handle name is a plain file name, M4), then a new session served as usual."""
+    env = _require_shared_memory(context)
+    content = _probe_bytes(env)[0]
+    verdicts = []
+    warnings = []
+    for relative, directory in _escaping_buffers(len(content)):
+        try:
+            with SharedMemoryWriter(len(content), prefix=PREFIX, root=directory) as buffer:
+                buffer.write(0, content)
+                name = f"{relative}/{buffer.name}"
+                record = exchange(
+                    context,
+                    env.spec(shm=SharedMemoryTransfer(name, buffer.size)),
+                    [ContentReference(0, len(content))],
+                    judge_silence=False,
+                )
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        try:
+            verdicts.append(_judge_refusal(record, f"handle name {name!r}"))
+        except CheckWarning as warning:
+            warnings.append(str(warning))
+    still_serving(context, "the bad handle names")
+    if warnings:
+        raise CheckWarning("; ".join(warnings))
+    return "; ".join(verdicts)
