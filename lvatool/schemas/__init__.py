@@ -3,10 +3,13 @@
 Scripts and CI jobs that read ``lvatool simulate --json`` or ``lvatool conformance --json``
 can validate a document before trusting it, with any JSON Schema library::
 
-    import json, jsonschema
+    import json
+
+    import jsonschema
     from lvatool.schemas import load_schema
 
-    jsonschema.validate(json.load(open("summary.json")), load_schema("simulate-summary"))
+    with open("summary.json", encoding="utf-8") as file:
+        jsonschema.validate(json.load(file), load_schema("simulate-summary"))
 
 The schemas are plain data read through :mod:`importlib.resources`, so lvatool itself
 needs no validator at run time; the tests validate every output against them.
