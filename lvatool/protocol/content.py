@@ -40,7 +40,7 @@ def judge_content(
     kind = sample.WhichOneof("content")
     if kind != "content_reference":
         missing = RemoteProtocolError(
-            "media_sample.content_reference is missing: this stream uses shared memory (M2)",
+            "media_sample.content_reference is missing: this stream uses shared memory",
             rule="M2",
             field="media_sample.content_reference",
         )
@@ -73,7 +73,7 @@ def _embedded(
     kind = sample.WhichOneof("content")
     if kind != "content_bytes":
         missing = RemoteProtocolError(
-            "media_sample.content_bytes is missing: this stream is embedded (E1)",
+            "media_sample.content_bytes is missing: this stream is embedded",
             rule="E1",
             field="media_sample.content_bytes",
         )

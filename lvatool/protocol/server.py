@@ -74,6 +74,11 @@ class ServerSession:
         """How many samples are received but not yet acknowledged."""
         return len(self._pending)
 
+    @property
+    def messages_received(self) -> int:
+        """Messages received so far: the ``message_index`` of the latest one."""
+        return self._received
+
     def receive(
         self, message: extension_pb2.MediaStreamMessage
     ) -> DescriptorReceived | SampleReceived:
