@@ -3,8 +3,14 @@
 It answers like a demanding but correct extension: it delays its reply descriptor (so a
 client that sends early is caught, H5), holds samples and acknowledges them late and
 out of order (Q4), and hashes each shared-memory region when the sample arrives and
-again just before acknowledging it (M3). Every observation goes into a
-:class:`SessionRecord`; the client suite's checks judge those records afterwards.
+again just before acknowledging it (M3).
+
+It does not judge messages itself. Every message goes to a
+:class:`~lvatool.protocol.ServerSession` in observing mode — the same rules the
+reference server enforces, recording every violation instead of stopping at the first.
+What only a live peer can show is added here: a shared buffer that cannot be opened
+(M1), a region whose bytes changed before its ack (M3), how the call ended (Q6). All of
+it goes into a :class:`SessionRecord`; the client suite's checks judge those afterwards.
 """
 
 from __future__ import annotations
@@ -19,15 +25,25 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2, media_pb2
+from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2
 from lvatool.grpc_options import channel_options
-from lvatool.media import Encoding, accepted_raw_sizes, luma_label, mean_luma_raw
-from lvatool.protocol import ProtocolError, StreamSpec, spec_from_descriptor
+from lvatool.media import Encoding, luma_label, mean_luma_raw
+from lvatool.protocol import (
+    ContentReference,
+    DescriptorReceived,
+    LocalProtocolError,
+    RemoteProtocolError,
+    SampleReceived,
+    ServerSession,
+    Status,
+    StreamSpec,
+)
 from lvatool.server.processor import classification
 from lvatool.server.pump import EndOfStream, RequestPump
-from lvatool.shm import SharedMemoryError, SharedMemoryReader
+from lvatool.shm import SharedMemoryReader
 
 Message = extension_pb2.MediaStreamMessage
+CHECKER_NAME = "lvatool-conformance-checker"
 
 
 @dataclass
@@ -43,24 +59,22 @@ class SampleRecord:
 
 @dataclass
 class SessionRecord:
-    """Everything the checking extension saw in one call."""
+    """Everything the checking extension saw in one call.
+
+    ``violations`` holds every rule the client broke, each a
+    :class:`~lvatool.protocol.RemoteProtocolError` naming its rule, field and message
+    (``message_index``); ``replied`` says whether the handshake completed, so checks of
+    the stream know whether there was a stream to judge.
+    """
 
     metadata: dict[str, str] = field(default_factory=dict)
-    first_payload: str | None = None
-    first_sequence: int | None = None
-    first_ack: int | None = None
     descriptor: extension_pb2.MediaStreamDescriptor | None = None
     spec: StreamSpec | None = None
-    descriptor_error: str | None = None
-    shm_error: str | None = None
-    shm_file_size: int | None = None
+    replied: bool = False
     samples: list[SampleRecord] = field(default_factory=list)
-    sequence_errors: list[str] = field(default_factory=list)
-    size_errors: list[str] = field(default_factory=list)
-    reference_errors: list[str] = field(default_factory=list)
+    violations: list[RemoteProtocolError] = field(default_factory=list)
     rewritten: list[int] = field(default_factory=list)
     acks_sent: int = 0
-    last_sent_sequence: int = 0
     ending: str = "open"  # "half-close", "cancelled", "timeout", "refused"
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -96,176 +110,177 @@ class CheckingServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type:
             record.done.set()
 
 
+@dataclass
+class _Held:
+    """A sample held for a late acknowledgement, with its region's hash on arrival."""
+
+    record: SampleRecord
+    message_index: int
+    reference: ContentReference | None
+    digest: bytes | None
+    inferences: list[inferencing_pb2.Inference]
+
+
 class _Session:
     def __init__(self, policy: CheckingPolicy, record: SessionRecord) -> None:
         self.policy = policy
         self.record = record
+        self.protocol = ServerSession(CHECKER_NAME, observe=True)
+        self.seen: list[RemoteProtocolError] = []  # violations only a live peer shows
         self.reader: SharedMemoryReader | None = None
-        self.expected_sequence = 1
-        self.received = 0
-        self.sent = 0
         self.rng = random.Random(policy.seed)
-        self.held: list[tuple[SampleRecord, bytes | None, list[inferencing_pb2.Inference]]] = []
+        self.held: list[_Held] = []
 
     def run(self, requests: Iterator[Message], context: grpc.ServicerContext) -> Iterator[Message]:
         pump = RequestPump(requests, capacity=64)
         try:
-            first = pump.get(self.policy.handshake_timeout_s)
-            if first is None or isinstance(first, EndOfStream):
-                self.record.ending = "timeout" if first is None else _ending(first, context)
-                return
-            self._observe_sequence(first)
-            self.record.first_payload = first.WhichOneof("payload")
-            self.record.first_sequence = first.sequence_number
-            self.record.first_ack = first.ack_sequence_number
-            if self.record.first_payload != "media_stream_descriptor":
-                self.record.ending = "refused"
-                context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a descriptor (H2)"
-                )
-            self._accept_descriptor(first.media_stream_descriptor, context)
-            # Delay the reply while reading: a sample now arrived before the reply (H5).
-            # A half-close or cancel in this window ends the stream: keep it, do not wait on.
-            early: list[Message] = []
-            ended: EndOfStream | None = None
-            deadline = time.monotonic() + self.policy.reply_delay_s
-            while ended is None and (left := deadline - time.monotonic()) > 0:
-                message = pump.get(left)
-                if isinstance(message, Message):
-                    early.append(message)
-                elif isinstance(message, EndOfStream):
-                    ended = message
-                    self.record.ending = _ending(message, context)
-            yield self._message(
-                first.sequence_number,
-                media_stream_descriptor=extension_pb2.MediaStreamDescriptor(
-                    extension_identifier="lvatool-conformance-checker",
-                    media_descriptor=media_pb2.MediaDescriptor(
-                        timescale=self.record.spec.timescale if self.record.spec else 90_000
-                    ),
-                ),
-            )
-            for message in early:
-                yield from self._sample(message, before_reply=True)
-            while ended is None:
-                # Held samples wait for more traffic, but not for long: a client whose
-                # buffer or window is smaller than what we hold must not stall (Q4 only
-                # says acks may come late, not never).
-                message = pump.get(
-                    self.policy.hold_timeout_s if self.held else self.policy.idle_timeout_s
-                )
-                if message is None and self.held:
-                    yield from self._release(len(self.held))
-                    continue
-                if message is None:
-                    self.record.ending = "timeout"
-                    break
-                if isinstance(message, EndOfStream):
-                    self.record.ending = _ending(message, context)
-                    break
-                yield from self._sample(message, before_reply=False)
-            yield from self._release(len(self.held))
+            yield from self._stream(pump, context)
+        except RemoteProtocolError as error:  # nothing after it can be judged: end the call
+            self.record.ending = "refused"
+            context.abort(grpc.StatusCode[error.status.name], str(error))
         finally:
             pump.stop()
             if self.reader is not None:
                 self.reader.close()
+            found = self.protocol.violations + self.seen
+            self.record.violations = sorted(found, key=lambda v: v.message_index or 0)
 
-    def _message(self, ack: int, **payload: object) -> Message:
-        self.sent += 1
-        self.record.last_sent_sequence = self.sent
-        return Message(sequence_number=self.sent, ack_sequence_number=ack, **payload)  # type: ignore[arg-type]
-
-    def _observe_sequence(self, message: Message) -> None:
-        self.received += 1
-        if message.sequence_number != self.expected_sequence:
-            self.record.sequence_errors.append(
-                f"message {self.received} numbered {message.sequence_number}, "
-                f"expected {self.expected_sequence}"
-            )
-        self.expected_sequence = message.sequence_number + 1
-        if message.ack_sequence_number > self.sent:
-            self.record.sequence_errors.append(
-                f"message {message.sequence_number} acknowledges {message.ack_sequence_number}, "
-                f"but only {self.sent} were sent to it"
-            )
-
-    def _accept_descriptor(
-        self, descriptor: extension_pb2.MediaStreamDescriptor, context: grpc.ServicerContext
-    ) -> None:
-        self.record.descriptor = descriptor
-        try:
-            spec = spec_from_descriptor(descriptor)
-        except ProtocolError as error:
-            self.record.descriptor_error = str(error)
-            self.record.ending = "refused"
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        self.record.spec = spec
-        if spec.shared_memory is not None:
-            try:
-                self.reader = SharedMemoryReader(
-                    spec.shared_memory.handle_name, spec.shared_memory.length_bytes
+    def _stream(self, pump: RequestPump, context: grpc.ServicerContext) -> Iterator[Message]:
+        first = pump.get(self.policy.handshake_timeout_s)
+        if first is None or isinstance(first, EndOfStream):
+            self.record.ending = "timeout" if first is None else _ending(first, context)
+            self.seen.append(
+                RemoteProtocolError(
+                    "the call ended before its first message, the media_stream_descriptor"
+                    if first
+                    else f"no media_stream_descriptor within {self.policy.handshake_timeout_s:g} s",
+                    rule="H2",
+                    field="media_stream_descriptor",
+                    message_index=1,
                 )
-                self.record.shm_file_size = self.reader.path.stat().st_size
-            except (SharedMemoryError, OSError) as error:
-                self.record.shm_error = str(error)
-                self.record.ending = "refused"
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
+            )
+            return
+        if first.HasField("media_stream_descriptor"):
+            self.record.descriptor = first.media_stream_descriptor
+        event = self.protocol.receive(first)
+        assert isinstance(event, DescriptorReceived)
+        self.record.spec = event.spec
+        self._open_buffer(event.spec)
+        ended = self._delay_reply(pump, context)
+        yield self.protocol.reply_descriptor()
+        self.record.replied = True
+        yield from self._release_due()
+        while ended is None:
+            # Held samples wait for more traffic, but not for long: a client whose
+            # buffer or window is smaller than what we hold must not stall (Q4 only
+            # says acks may come late, not never).
+            message = pump.get(
+                self.policy.hold_timeout_s if self.held else self.policy.idle_timeout_s
+            )
+            if message is None and self.held:
+                yield from self._release(len(self.held))
+            elif message is None:
+                self.record.ending = "timeout"
+                break
+            elif isinstance(message, EndOfStream):
+                ended = message
+                self.record.ending = _ending(message, context)
+            else:
+                self._take(message)
+                yield from self._release_due()
+        self.protocol.end_of_requests()
+        yield from self._release(len(self.held))
+        # A half-closed call stays active until we return; one that is not was cancelled
+        # (seen late when the cancellation took longer than _ending's grace to show).
+        if self.record.ending == "half-close" and not context.is_active():
+            self.record.ending = "cancelled"
 
-    def _sample(self, message: Message, *, before_reply: bool) -> Iterator[Message]:
-        self._observe_sequence(message)
+    def _open_buffer(self, spec: StreamSpec) -> None:
+        """M1: map the client's shared buffer, or end the call naming why not."""
+        if spec.shared_memory is None:
+            return
+        try:
+            self.reader = SharedMemoryReader(
+                spec.shared_memory.handle_name, spec.shared_memory.length_bytes
+            )
+        except OSError as error:
+            violation = RemoteProtocolError(
+                f"the shared buffer cannot be used: {error}",
+                status=Status.FAILED_PRECONDITION,
+                rule="M1",
+                field="shared_memory_buffer_transfer_properties",
+                message_index=1,
+            )
+            self.seen.append(violation)
+            raise violation from None
+
+    def _delay_reply(self, pump: RequestPump, context: grpc.ServicerContext) -> EndOfStream | None:
+        """Hold the reply back; a sample that arrives meanwhile was sent too early (H5).
+
+        A half-close or cancel in this window ends the stream: keep it, do not wait on.
+        """
+        deadline = time.monotonic() + self.policy.reply_delay_s
+        while (left := deadline - time.monotonic()) > 0:
+            message = pump.get(left)
+            if isinstance(message, EndOfStream):
+                self.record.ending = _ending(message, context)
+                return message
+            if message is not None:
+                self._take(message)
+        # Messages already in hand when the reply goes out came before it too.
+        for _ in range(64):
+            message = pump.get(0)
+            if message is None:
+                break
+            if isinstance(message, EndOfStream):
+                self.record.ending = _ending(message, context)
+                return message
+            self._take(message)
+        return None
+
+    def _take(self, message: Message) -> None:
+        """Judge a sample, hash its region on arrival (M3) and hold it for a late ack."""
+        event = self.protocol.receive(message)
+        assert isinstance(event, SampleReceived)
+        content = event.content
+        kind = message.media_sample.WhichOneof("content")
+        record = SampleRecord(
+            event.sequence_number, message.ack_sequence_number, event.timestamp,
+            {"content_bytes": "bytes", "content_reference": "reference"}.get(kind or "", "none"),
+            content.length if isinstance(content, ContentReference) else len(content),
+            content.offset if isinstance(content, ContentReference) else 0,
+            arrived_before_reply=not self.record.replied,
+        )  # fmt: skip
+        self.record.samples.append(record)
+        data: bytes | memoryview | None = None
+        reference = content if isinstance(content, ContentReference) else None
+        if event.readable and reference is not None and self.reader is not None:
+            data = self.reader.region(reference.offset, reference.length)
+        elif event.readable and isinstance(content, bytes):
+            data = content
+        digest = hashlib.sha256(data).digest() if isinstance(data, memoryview) else None
+        self.held.append(
+            _Held(
+                record,
+                self.protocol.messages_received,
+                reference if digest is not None else None,
+                digest,
+                self._classify(data) if data is not None and not event.violations else [],
+            )
+        )
+
+    def _classify(self, data: bytes | memoryview) -> list[inferencing_pb2.Inference]:
+        """Answer like a real extension: the dark/light label of a RAW frame (R4)."""
         spec = self.record.spec
         assert spec is not None
-        sample = message.media_sample
-        kind = sample.WhichOneof("content")
-        data: bytes | memoryview | None = None
-        record = SampleRecord(
-            message.sequence_number, message.ack_sequence_number, sample.timestamp,
-            {"content_bytes": "bytes", "content_reference": "reference"}.get(kind or "", "none"),
-            0, arrived_before_reply=before_reply,
-        )  # fmt: skip
-        if message.WhichOneof("payload") != "media_sample":
-            self.record.sequence_errors.append(
-                f"message {message.sequence_number} is a second descriptor (H2)"
-            )
-        if kind == "content_bytes":
-            data = sample.content_bytes.bytes
-            record.length = len(data)
-        elif kind == "content_reference":
-            ref = sample.content_reference
-            record.offset, record.length = ref.address_offset, ref.length_bytes
-            if (
-                self.reader is None
-                or ref.address_offset + ref.length_bytes > self.reader.length
-                or not ref.length_bytes
-            ):
-                self.record.reference_errors.append(
-                    f"sample {message.sequence_number}: "
-                    f"[{ref.address_offset}, +{ref.length_bytes}) outside the "
-                    f"{self.reader.length if self.reader else 0}-byte buffer"
-                )
-            else:
-                data = self.reader.region(ref.address_offset, ref.length_bytes)
-        self.record.samples.append(record)
         frame = spec.frame
-        if frame.encoding is Encoding.RAW and data is not None:
-            sizes = accepted_raw_sizes(
-                frame.pixel_format, frame.width, frame.height, frame.stride_bytes
-            )
-            if len(data) not in sizes:
-                self.record.size_errors.append(
-                    f"sample {message.sequence_number}: {len(data)} bytes, a declared "
-                    f"{frame.pixel_format.name} {frame.width}x{frame.height} frame is {sizes[0]}"
-                )
-        inferences = []
-        if data is not None and frame.encoding is Encoding.RAW and not self.record.size_errors:
-            label = luma_label(
-                mean_luma_raw(
-                    data, frame.pixel_format, frame.width, frame.height, frame.stride_bytes
-                )
-            )
-            inferences = [classification(label)]
-        digest = hashlib.sha256(data).digest() if isinstance(data, memoryview) else None
-        self.held.append((record, digest, inferences))
+        if frame.encoding is not Encoding.RAW:
+            return []
+        mean = mean_luma_raw(data, frame.pixel_format, frame.width, frame.height,
+                             frame.stride_bytes)  # fmt: skip
+        return [classification(luma_label(mean))]
+
+    def _release_due(self) -> Iterator[Message]:
         if len(self.held) >= self.policy.hold:
             yield from self._release(max(1, self.policy.hold - 1))
 
@@ -273,16 +288,31 @@ class _Session:
         """Acknowledge ``count`` held samples in a shuffled order, re-hashing each region."""
         self.rng.shuffle(self.held)
         chosen, self.held = self.held[:count], self.held[count:]
-        for record, digest, inferences in chosen:
-            if digest is not None and self.reader is not None:
-                again = hashlib.sha256(self.reader.region(record.offset, record.length)).digest()
-                if again != digest:
-                    self.record.rewritten.append(record.sequence_number)
+        for held in chosen:
+            if held.reference is not None and self.reader is not None:
+                region = self.reader.region(held.reference.offset, held.reference.length)
+                if hashlib.sha256(region).digest() != held.digest:
+                    self._rewritten(held)
+            try:
+                response = self.protocol.acknowledge(held.record.sequence_number, held.inferences)
+            except LocalProtocolError:
+                continue  # a number the client used twice (a Q1 violation) is acked once
             self.record.acks_sent += 1
-            response = self._message(record.sequence_number)
-            response.media_sample.timestamp = record.timestamp
-            response.media_sample.inferences.extend(inferences)
             yield response
+
+    def _rewritten(self, held: _Held) -> None:
+        number = held.record.sequence_number
+        assert held.reference is not None
+        self.record.rewritten.append(number)
+        self.seen.append(
+            RemoteProtocolError(
+                f"the region [{held.reference.offset}, +{held.reference.length}) of sample "
+                f"{number} changed before its acknowledgement",
+                rule="M3",
+                field="media_sample.content_reference",
+                message_index=held.message_index,
+            )
+        )
 
 
 #: How long a request stream that ended cleanly is watched for the call's cancellation.

@@ -3,6 +3,12 @@
 The client under test streams to :class:`~lvatool.conformance.checking_extension.
 CheckingExtension`; each check below reads the session records afterwards, so checks
 cost no time of their own and never wait on the client.
+
+Most checks own a few rules: the protocol core recorded every violation of the client
+with its rule, and a check fails on exactly the violations of its ``rules``, each named
+in parentheses. So a check's rules are the rules it can fail, and a client breaking one
+rule fails one check. Checks of the stream skip when no session got past the handshake:
+the check that owns the rule which stopped it (C01, C02 or C06) has failed already.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from lvatool.conformance.runner import CheckContext
 from lvatool.protocol import AUTH_HEADER, describe_format, parse_basic_credentials
 
 SUITE = "client"
+#: Problems quoted in a failure message; the rest are counted.
+_QUOTED = 4
 
 
 @dataclass
@@ -26,143 +34,135 @@ class ClientEnv:
     password: str | None = None
 
 
-def _sessions(context: CheckContext, *, streaming: bool = False) -> list[SessionRecord]:
+def _sessions(context: CheckContext) -> list[tuple[int, SessionRecord]]:
+    """Every session, numbered from 1 as a report names them."""
     env = context.env
     assert isinstance(env, ClientEnv)
-    sessions = env.sessions
-    if streaming:
-        sessions = [s for s in sessions if s.spec is not None]
-    if not sessions:
-        raise CheckFailed(
-            "the client opened no session" + (" that got past the handshake" if streaming else "")
-        )
-    return sessions
+    if not env.sessions:
+        raise CheckFailed("the client opened no session")
+    return list(enumerate(env.sessions, start=1))
 
 
-def _all(context: CheckContext, problems: list[str], rule: str, ok: str) -> str:
+def _streamed(context: CheckContext) -> list[tuple[int, SessionRecord]]:
+    """Sessions whose handshake completed: the ones with a stream to judge."""
+    streamed = [(i, s) for i, s in _sessions(context) if s.replied]
+    if not streamed:
+        raise CheckSkipped("no session got past the handshake")
+    return streamed
+
+
+def _violations(context: CheckContext, sessions: list[tuple[int, SessionRecord]]) -> list[str]:
+    """The recorded violations of this check's rules, each naming its rule."""
+    rules = set(context.check.rules)
+    return [
+        f"session {i}, message {v.message_index}: {v.message} ({v.rule})"
+        for i, s in sessions
+        for v in s.violations
+        if v.rule in rules
+    ]
+
+
+def _declares_shared_memory(session: SessionRecord) -> bool:
+    """The descriptor asked for shared memory, whether or not it could be served."""
+    descriptor = session.descriptor
+    return descriptor is not None and descriptor.HasField(
+        "shared_memory_buffer_transfer_properties"
+    )
+
+
+def _verdict(problems: list[str], ok: str) -> str:
     if problems:
-        raise CheckFailed("; ".join(problems[:4]) + f" ({rule})")
+        more = len(problems) - _QUOTED
+        raise CheckFailed(
+            "; ".join(problems[:_QUOTED]) + (f"; and {more} more" if more > 0 else "")
+        )
     return ok
 
 
 @check("C01", "The first message is a media stream descriptor", "H2", suite=SUITE)
 def first_message(context: CheckContext) -> str:
-    problems = [
-        f"session {i + 1} began with {s.first_payload or 'nothing'}"
-        for i, s in enumerate(_sessions(context))
-        if s.first_payload != "media_stream_descriptor"
-    ]
-    return _all(context, problems, "H2", "every session began with its descriptor")
+    problems = _violations(context, _sessions(context))
+    return _verdict(problems, "every session began with its descriptor")
 
 
-@check("C02", "The descriptor describes the media sanely", "H3, F1", suite=SUITE)
+@check("C02", "The descriptor describes the media sanely", "H3, H6", suite=SUITE)
 def sane_descriptor(context: CheckContext) -> str:
-    problems = []
-    for i, s in enumerate(_sessions(context)):
-        if s.descriptor_error:
-            problems.append(f"session {i + 1}: {s.descriptor_error}")
-        elif s.descriptor is not None and s.descriptor.media_descriptor.timescale == 0:
-            problems.append(f"session {i + 1}: media_descriptor.timescale is 0")
-    formats = {describe_format(s.spec.frame) for s in _sessions(context) if s.spec is not None}
-    described = ", ".join(sorted(formats)) or "no session described its media"
-    return _all(context, problems, "H3", f"declared: {described}")
+    described = [(i, s) for i, s in _sessions(context) if s.descriptor is not None]
+    if not described:
+        raise CheckSkipped("no session sent a descriptor")
+    formats = {describe_format(s.spec.frame) for _, s in described if s.spec is not None}
+    declared = ", ".join(sorted(formats)) or "nothing usable"
+    return _verdict(_violations(context, described), f"declared: {declared}")
 
 
 @check("C03", "No sample is sent before the extension's descriptor arrives", "H5", suite=SUITE)
 def no_early_samples(context: CheckContext) -> str:
-    problems = []
-    for i, s in enumerate(_sessions(context, streaming=True)):
-        early = sum(1 for sample in s.samples if sample.arrived_before_reply)
-        if early:
-            problems.append(f"session {i + 1} sent {early} sample(s) while the reply was delayed")
-    return _all(context, problems, "H5", "every session waited for the reply descriptor")
+    problems = _violations(context, _streamed(context))
+    return _verdict(problems, "every session waited for the reply descriptor")
 
 
 @check("C04", "Messages are numbered from 1, increasing by 1; the first acknowledges 0",
        "Q1", suite=SUITE)  # fmt: skip
 def client_sequence_numbers(context: CheckContext) -> str:
-    problems = []
-    for i, s in enumerate(_sessions(context)):
-        if s.first_sequence != 1:
-            problems.append(f"session {i + 1}: first message numbered {s.first_sequence}")
-        if s.first_ack not in (0, None):
-            problems.append(f"session {i + 1}: first message acknowledges {s.first_ack}")
-        problems.extend(f"session {i + 1}: {e}" for e in s.sequence_errors)
-    return _all(context, problems, "Q1", "numbering correct in every session")
+    problems = _violations(context, _sessions(context))
+    return _verdict(problems, "numbering correct in every session")
 
 
-@check("C05", "Sample sizes match the declared format", "F1, E1", suite=SUITE)
-def sample_sizes(context: CheckContext) -> str:
-    problems: list[str] = []
-    checked = 0
-    for i, s in enumerate(_sessions(context, streaming=True)):
-        assert s.spec is not None
-        problems.extend(f"session {i + 1}: {e}" for e in s.size_errors)
-        embedded = s.spec.shared_memory is None
-        for sample in s.samples:
-            expected = "bytes" if embedded else "reference"
-            if sample.content != expected:
-                transfer = "embedded" if embedded else "shared-memory"
-                problems.append(
-                    f"session {i + 1}, sample {sample.sequence_number}: "
-                    f"{sample.content} content on a {transfer} stream"
-                )
-        checked += len(s.samples)
-    if checked == 0:
-        raise CheckFailed("the client sent no sample")
-    return _all(context, problems, "F1", f"{checked} samples of the declared size")
-
-
-@check("C06", "The shared buffer exists with the declared length; references lie inside it",
-       "M1, M2", suite=SUITE)  # fmt: skip
-def shared_memory_file(context: CheckContext) -> str:
-    shared = [s for s in _sessions(context) if s.spec is not None and s.spec.shared_memory]
-    failed_open = [s for s in _sessions(context) if s.shm_error]
-    if not shared and not failed_open:
-        raise CheckSkipped("the client used embedded transfer")
-    problems = [f"cannot use the shared buffer: {s.shm_error}" for s in failed_open]
-    for s in shared:
-        problems.extend(s.reference_errors)
-    return _all(
-        context,
-        problems,
-        "M1, M2",
-        f"{len(shared)} shared-memory session(s), all references inside",
+@check("C05", "Samples carry the content the transfer implies, of the declared size",
+       "E1, M2, F1", suite=SUITE)  # fmt: skip
+def sample_content(context: CheckContext) -> str:
+    sessions = _streamed(context)
+    count = sum(len(s.samples) for _, s in sessions)
+    if count == 0:
+        raise CheckSkipped("the client sent no sample")
+    return _verdict(
+        _violations(context, sessions), f"{count} samples of the declared kind and size"
     )
 
 
-@check("C07", "No region is rewritten while its sample is unacknowledged (late, out-of-order acks)",
-       "M3, Q4", suite=SUITE)  # fmt: skip
-def regions_held_until_ack(context: CheckContext) -> str:
-    shared = [s for s in _sessions(context, streaming=True) if s.spec and s.spec.shared_memory]
+@check("C06", "The shared buffer exists with the declared length; references lie inside it",
+       "M1, M4", suite=SUITE)  # fmt: skip
+def shared_memory_file(context: CheckContext) -> str:
+    shared = [(i, s) for i, s in _sessions(context) if _declares_shared_memory(s)]
     if not shared:
         raise CheckSkipped("the client used embedded transfer")
-    problems = [
-        f"samples {s.rewritten[:5]} were rewritten before their acknowledgement"
-        for s in shared
-        if s.rewritten
-    ]
-    total = sum(len(s.samples) for s in shared)
-    return _all(context, problems, "M3", f"{total} regions unchanged until acknowledged")
+    references = sum(len(s.samples) for _, s in shared)
+    ok = f"{len(shared)} shared-memory session(s), {references} references inside the buffer"
+    return _verdict(_violations(context, shared), ok)
+
+
+@check("C07", "No region is touched while its sample is unacknowledged (late, out-of-order acks)",
+       "M3", suite=SUITE)  # fmt: skip
+def regions_held_until_ack(context: CheckContext) -> str:
+    shared = [(i, s) for i, s in _streamed(context) if s.spec and s.spec.shared_memory]
+    if not shared:
+        raise CheckSkipped("the client used embedded transfer")
+    total = sum(len(s.samples) for _, s in shared)
+    return _verdict(_violations(context, shared), f"{total} regions untouched until acknowledged")
 
 
 @check("C08", "Timestamps increase, in the declared timescale", "F3", suite=SUITE)
 def timestamps_increase(context: CheckContext) -> str:
     problems = []
     far = []
-    for i, s in enumerate(_sessions(context, streaming=True)):
+    judged = 0
+    for i, s in _streamed(context):
         assert s.spec is not None
         stamps = [sample.timestamp for sample in s.samples]
+        judged += len(stamps)
         for a, b in itertools.pairwise(stamps):
             if b <= a:
-                problems.append(f"session {i + 1}: timestamp {b} after {a}")
+                problems.append(f"session {i}: timestamp {b} after {a} (F3)")
                 break
-        if stamps and abs(stamps[0] / s.spec.timescale - time.time()) > 86_400:
-            far.append(f"session {i + 1}: first timestamp is {stamps[0] / s.spec.timescale:.0f} s "
-                       "from the epoch, not near now")  # fmt: skip
-    _all(context, problems, "F3", "")
+        first = stamps[0] / s.spec.timescale if stamps else time.time()
+        if abs(first - time.time()) > 86_400:
+            far.append(f"session {i}: the first timestamp lies {first:.0f} s after the Unix "
+                       "epoch, far from now")  # fmt: skip
+    if not judged:
+        raise CheckSkipped("the client sent no sample")
+    _verdict(problems, "")
     if far:
-        raise CheckWarning("; ".join(far) + " (F3: LVA counts from the Unix epoch)")
+        raise CheckWarning("; ".join(far) + "; LVA counts from the Unix epoch (F3)")
     return "timestamps increase and count from the Unix epoch"
 
 
@@ -171,32 +171,32 @@ def timestamps_increase(context: CheckContext) -> str:
 def credentials_header(context: CheckContext) -> str:
     env = context.env
     assert isinstance(env, ClientEnv)
-    headers = [s.metadata.get(AUTH_HEADER) for s in _sessions(context)]
-    if env.username is None and not any(headers):
+    headers = [(i, s.metadata.get(AUTH_HEADER)) for i, s in _sessions(context)]
+    if env.username is None and not any(header for _, header in headers):
         raise CheckSkipped("no credentials configured or sent")
     problems = []
-    for i, header in enumerate(headers):
+    for i, header in headers:
         if header is None:
-            problems.append(f"session {i + 1} sent no x-ms-authentication header")
+            problems.append(f"session {i} sent no x-ms-authentication header (A1)")
             continue
         credentials = parse_basic_credentials(header)
         if credentials is None:
-            problems.append(f"session {i + 1}: {header!r} is not 'Basic base64(user:password)'")
+            problems.append(f"session {i}: {header!r} is not 'Basic base64(user:password)' (A1)")
         elif env.username is not None and credentials != (env.username, env.password or ""):
-            problems.append(f"session {i + 1}: credentials do not match the configured ones")
-    return _all(context, problems, "A1", "Basic credentials, well formed")
+            problems.append(
+                f"session {i}: credentials for user {credentials[0]!r} do not match "
+                "the configured ones (A1)"
+            )
+    return _verdict(problems, "Basic credentials, well formed")
 
 
 @check("C10", "The client half-closes cleanly at the end", "Q6", suite=SUITE,
        level=Level.SHOULD)  # fmt: skip
 def clean_half_close(context: CheckContext) -> str:
     # Sessions the checker itself refused are not the client's half-close to judge.
-    sessions = [s for s in _sessions(context, streaming=True) if s.ending != "refused"]
+    sessions = [(i, s) for i, s in _streamed(context) if s.ending != "refused"]
     if not sessions:
         raise CheckSkipped("no session streamed to its end")
-    problems = [
-        f"session {i + 1} ended by {s.ending}"
-        for i, s in enumerate(sessions)
-        if s.ending != "half-close"
-    ]
-    return _all(context, problems, "Q6", "every session ended with a half-close")
+    problems = [f"session {i} ended by {s.ending} (Q6)" for i, s in sessions
+                if s.ending != "half-close"]  # fmt: skip
+    return _verdict(problems, "every session ended with a half-close")

@@ -2,23 +2,35 @@
 
 Run as ``python tests/peers/mutant_client.py BEHAVIOUR TARGET``. It streams ten small RAW
 BGR24 frames (64x48) to the extension at TARGET, correctly except for the one fault that
-BEHAVIOUR names, then half-closes and waits (bounded) for the call to end. Messages are
-built by hand from ``lvatool.contract`` because the protocol core refuses most of these
-faults. Behaviours (and the check each one should fail):
+BEHAVIOUR names, then half-closes and waits (bounded) for the call to end. Every session
+sends the credentials ``USERNAME``/``PASSWORD`` unless its fault is about credentials.
+Messages are built by hand from ``lvatool.contract`` because the protocol core refuses
+most of these faults. Behaviours (and the check and rule each one should fail):
 
 - ``ok``: correct, embedded transfer.
 - ``ok-shm``: correct, shared memory; a region is freed only when its sample is acknowledged.
 - ``sample-first`` (C01, H2): the first message is a sample, not the descriptor.
-- ``bad-descriptor`` (C02, H3/H6): RAW frames declared with width 0.
-- ``bad-timescale`` (C02, H3/F3): ``media_descriptor.timescale`` is 0.
+- ``bad-descriptor`` (C02, H6): RAW frames declared with width 0.
+- ``bad-timescale`` (C02, H3): ``media_descriptor.timescale`` is 0.
 - ``early`` (C03, H5): samples follow the descriptor without waiting for the reply.
 - ``numbering`` (C04, Q1): sample sequence numbers skip one.
+- ``first-number`` (C04, Q1): messages are numbered from 0, so the first is not 1.
+- ``first-ack`` (C04, Q1): the first message acknowledges 1, though nothing was received.
 - ``short-samples`` (C05, F1): every RAW sample is one byte short.
+- ``bytes-on-shm`` (C05, M2): a shared-memory stream whose samples carry ``content_bytes``.
+- ``reference-on-embedded`` (C05, E1): an embedded stream whose samples carry references.
 - ``shm-short`` (C06, M1): the /dev/shm file is half the declared ``length_bytes``.
+- ``outside`` (C06, M4): the third sample's reference reaches past the end of the buffer.
 - ``overwrite`` (C07, M3): every frame is written to one region, acknowledged or not.
+- ``overlap`` (C07, M3): each frame is placed one byte into the previous, still
+  unacknowledged region, and all are sent at once, so each write lands before the
+  extension could have looked at the region it spoils.
 - ``timestamps`` (C08, F3): timestamps decrease.
+- ``epoch`` (C08, F3, a warning): timestamps increase but count from 0, not the Unix epoch.
 - ``bad-auth`` (C09, A1): ``x-ms-authentication: Basic not-base64!``.
-- ``cancel`` (C10, Q6): the call is cancelled instead of half-closed.
+- ``wrong-auth`` (C09, A1): well-formed Basic credentials with the wrong password.
+- ``no-auth`` (C09, A1): no ``x-ms-authentication`` header at all.
+- ``cancel`` (C10, Q6, a warning): the call is cancelled instead of half-closed.
 
 The shared-memory behaviours remove their /dev/shm file however the script ends (normal
 exit, exception, SIGTERM, SIGINT, SIGHUP; only SIGKILL cannot be caught). Its name starts
@@ -45,6 +57,7 @@ import grpc
 
 from lvatool.contract import extension_pb2, extension_pb2_grpc, media_pb2
 from lvatool.grpc_options import channel_options
+from lvatool.protocol import AUTH_HEADER, basic_credentials
 from lvatool.shm import RegionAllocator, SharedMemoryWriter
 
 Message = extension_pb2.MediaStreamMessage
@@ -56,6 +69,7 @@ FRAMES = 10
 TIMESCALE = 90_000
 TICKS_PER_FRAME = TIMESCALE // 30
 PACE_S = 0.03  # a 30 fps camera: the extension sees each frame before the next is written
+USERNAME, PASSWORD = "lvatool", "mutant-secret"
 WAIT_S = 10.0  # the longest any single wait may take
 CALL_DEADLINE_S = 40.0
 #: The /dev/shm file is named ``<prefix>-<pid>-<random>``; tests set a prefix of their own.
@@ -69,14 +83,33 @@ BEHAVIOURS = (
     "bad-timescale",
     "early",
     "numbering",
+    "first-number",
+    "first-ack",
     "short-samples",
+    "bytes-on-shm",
+    "reference-on-embedded",
     "shm-short",
+    "outside",
     "overwrite",
+    "overlap",
     "timestamps",
+    "epoch",
     "bad-auth",
+    "wrong-auth",
+    "no-auth",
     "cancel",
 )
-SHARED_MEMORY = {"ok-shm": 4, "shm-short": 4, "overwrite": 1}  # buffer size in frames
+#: Buffer size in frames, for the behaviours that use shared memory.
+SHARED_MEMORY = {
+    "ok-shm": 4,
+    "bytes-on-shm": 4,
+    "shm-short": 4,
+    "outside": 4,
+    "overwrite": 1,
+    "overlap": FRAMES,
+}
+#: Behaviours that send every sample at once instead of at a camera's pace.
+BURST = ("early", "overlap")
 
 
 @dataclass(frozen=True)
@@ -160,8 +193,9 @@ class Mutant:
         self.target = target
         self.shm = shm
         self.allocator = RegionAllocator(shm.size) if shm is not None else None
-        self.sequence = 0
-        self.pending: dict[int, int] = {}  # sample sequence number -> region offset
+        self.sequence = -1 if behaviour == "first-number" else 0  # first-number: from 0 (Q1)
+        self.pending: dict[int, int | None] = {}  # sample sequence number -> region offset
+        self.last_offset: int | None = None
         self.replied = False
 
     # -- messages ----------------------------------------------------------------------
@@ -193,7 +227,7 @@ class Mutant:
             properties.length_bytes = declared  # shm-short: twice the file's size (M1)
         return Message(
             sequence_number=self._number(),
-            ack_sequence_number=0,
+            ack_sequence_number=1 if self.behaviour == "first-ack" else 0,  # first-ack: Q1
             media_stream_descriptor=descriptor,
         )
 
@@ -204,22 +238,46 @@ class Mutant:
         if self.behaviour == "short-samples":
             pixels = pixels[:-1]
         step = index * TICKS_PER_FRAME
+        if self.behaviour == "epoch":
+            base = 0  # F3: increasing, but not counted from the Unix epoch
         timestamp = base - step if self.behaviour == "timestamps" else base + step
         message = Message(ack_sequence_number=0)
         message.media_sample.timestamp = timestamp
-        if self.shm is None:
+        if self.behaviour == "reference-on-embedded":  # E1
+            message.media_sample.content_reference.address_offset = 0
+            message.media_sample.content_reference.length_bytes = len(pixels)
+        elif self.shm is None or self.behaviour == "bytes-on-shm":  # bytes-on-shm: M2
             message.media_sample.content_bytes.bytes = pixels
+        else:
+            offset = self._place(index, len(pixels))
+            if offset is None:
+                return None
+            if offset + len(pixels) <= self.shm.size:  # outside: nothing to write (M4)
+                self.shm.write(offset, pixels)
+            message.media_sample.content_reference.address_offset = offset
+            message.media_sample.content_reference.length_bytes = len(pixels)
             message.sequence_number = self._number()
+            allocated = self.behaviour not in ("overwrite", "overlap") and (
+                self.behaviour != "outside" or index != 2
+            )
+            self.pending[message.sequence_number] = offset if allocated else None
             return message
-        offset = 0 if self.behaviour == "overwrite" else self._allocate(len(pixels))
-        if offset is None:
-            return None
-        self.shm.write(offset, pixels)
-        message.media_sample.content_reference.address_offset = offset
-        message.media_sample.content_reference.length_bytes = len(pixels)
         message.sequence_number = self._number()
-        self.pending[message.sequence_number] = offset
         return message
+
+    def _place(self, index: int, length: int) -> int | None:
+        """Where frame ``index`` goes in the shared buffer; None when no room came free."""
+        assert self.shm is not None
+        if self.behaviour == "overwrite":
+            return 0  # M3: one region for every frame, acknowledged or not
+        if self.behaviour == "overlap":
+            # M3: one byte into the previous region, which nothing has acknowledged yet.
+            offset = 0 if self.last_offset is None else self.last_offset + length - 1
+            self.last_offset = offset
+            return offset
+        if self.behaviour == "outside" and index == 2:
+            return self.shm.size - length // 2  # M4: half the frame lies past the end
+        return self._allocate(length)
 
     def _allocate(self, length: int) -> int | None:
         """A free region, waiting for acknowledgements while the buffer is full (M5)."""
@@ -240,19 +298,23 @@ class Mutant:
             self.replied = True
             return True
         offset = self.pending.pop(item.ack_sequence_number, None)
-        if offset is not None and self.allocator is not None and self.behaviour != "overwrite":
+        if offset is not None and self.allocator is not None:
             self.allocator.free(offset)
         return True
 
-    def _drain(self) -> None:
-        while self.call.ended is None and self._take(0):
-            pass
+    def _handle_until(self, deadline: float) -> None:
+        """Handle responses as they come until ``deadline`` (a camera's frame interval)."""
+        while self.call.ended is None and (left := deadline - time.monotonic()) > 0:
+            self._take(left)
 
     # -- the session -------------------------------------------------------------------
     def run(self) -> str:
-        metadata = []
-        if self.behaviour == "bad-auth":
-            metadata.append(("x-ms-authentication", "Basic not-base64!"))  # A1
+        header = {
+            "bad-auth": "Basic not-base64!",  # A1: not base64 at all
+            "wrong-auth": basic_credentials(USERNAME, "not-the-password"),  # A1: well formed
+            "no-auth": None,  # A1: missing
+        }.get(self.behaviour, basic_credentials(USERNAME, PASSWORD))
+        metadata = [(AUTH_HEADER, header)] if header is not None else []
         self.call = Call(self.target, metadata)
         try:
             return self._stream()
@@ -268,7 +330,7 @@ class Mutant:
             call.send(first)  # H2: the descriptor should have come first
         else:
             call.send(self.descriptor())
-        if self.behaviour not in ("early", "sample-first"):
+        if self.behaviour not in ("early", "sample-first"):  # early: H5
             deadline = time.monotonic() + WAIT_S
             while not self.replied and self._take(deadline - time.monotonic()):
                 pass
@@ -281,15 +343,14 @@ class Mutant:
             if message is None:
                 break
             call.send(message)
-            if self.behaviour != "early":  # early sends everything at once (H5)
-                time.sleep(PACE_S)
-                self._drain()
+            if self.behaviour not in BURST:
+                self._handle_until(time.monotonic() + PACE_S)
         return self._finish(half_close=self.behaviour != "cancel")
 
     def _finish(self, *, half_close: bool) -> str:
         call = self.call
         if not half_close:
-            time.sleep(PACE_S)  # let the last sample reach the extension first
+            self._handle_until(time.monotonic() + PACE_S)  # the last sample reaches it first
             call.cancel()  # Q6: should have half-closed
             return "cancelled"
         call.half_close()
