@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lvatool.contract import extension_pb2, media_pb2
-from lvatool.media import Encoding, FrameFormat, PixelFormat, row_bytes
+from lvatool.media.formats import Encoding, FrameFormat, PixelFormat, row_bytes
 from lvatool.protocol.errors import RemoteProtocolError, Status
 
 #: Largest frame side we accept; larger would let a peer make us allocate without bound (A3).
