@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -25,6 +26,39 @@ def render_catalogue(checks: list[Check], console: Console) -> None:
             c.id, c.suite, c.level.value, ", ".join(c.rules), f"{c.deadline_s:g} s", c.title
         )
     console.print(table)
+
+
+def check_description(check: Check) -> str | None:
+    """What a check sends and expects: its function's docstring, tidied (None if absent).
+
+    Docstrings are wrapped for the source file; paragraphs are joined back into single
+    lines so the terminal (or a JSON consumer) can wrap them to its own width.
+    """
+    doc = inspect.getdoc(check.run)
+    if not doc or not doc.strip():
+        return None
+    paragraphs = [" ".join(p.split()) for p in doc.strip().split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def catalogue_json(checks: list[Check]) -> list[dict[str, object]]:
+    """The catalogue as plain values, for ``--list --json``.
+
+    A CI script picks checks for ``--select`` or maps a failure's rule IDs from this,
+    without scraping the console table; ``description`` is None for an undocumented check.
+    """
+    return [
+        {
+            "id": c.id,
+            "title": c.title,
+            "suite": c.suite,
+            "level": c.level.value,
+            "deadline_s": c.deadline_s,
+            "rules": list(c.rules),
+            "description": check_description(c),
+        }
+        for c in checks
+    ]
 
 
 def render_report(report: SuiteReport, console: Console) -> None:
