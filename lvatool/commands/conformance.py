@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lvatool.conformance import (
     CATALOGUE,
@@ -21,7 +23,14 @@ from lvatool.conformance import (
     run_server_suite,
     self_test,
 )
-from lvatool.conformance.report import render_catalogue, render_report, write_json, write_junit
+from lvatool.conformance.explain import UnknownIdError, explain
+from lvatool.conformance.report import (
+    catalogue_json,
+    render_catalogue,
+    render_report,
+    write_json,
+    write_junit,
+)
 from lvatool.conformance.results import CheckResult
 from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, PixelFormat
 from lvatool.sim.call import ConnectOptions
@@ -37,18 +46,98 @@ app = typer.Typer(
     add_completion=False,
 )
 
-ListOpt = Annotated[bool, typer.Option("--list", help="Print the check catalogue and exit.")]
-SelectOpt = Annotated[list[str] | None, typer.Option("--select", help="Run only these check IDs.")]
+
+def _fail(message: str, code: int) -> typer.Exit:
+    """Print one sentence to stderr; the caller raises the returned exit.
+
+    The message is escaped: it often quotes what the user typed, and a ``[`` there must
+    not be read as rich markup (an unmatched ``[/b]`` would raise instead of printing).
+    """
+    Console(stderr=True).print(
+        f"[red]lvatool conformance:[/red] {escape(message)}", highlight=False
+    )
+    return typer.Exit(code)
+
+
+STDOUT = "-"  # ``--json -``: the catalogue goes to standard output
+
+
+def _print_catalogue(suite: str | None, json_path: Path | None) -> None:
+    """The table, or with ``--json -`` the catalogue as JSON on stdout (``--json FILE``: both)."""
+    checks = checks_of(suite)
+    if json_path is None or str(json_path) != STDOUT:
+        render_catalogue(checks, Console())
+    if json_path is None:
+        return
+    text = json.dumps(catalogue_json(checks), indent=2)
+    if str(json_path) == STDOUT:
+        typer.echo(text)
+        return
+    try:
+        json_path.write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise _fail(f"cannot write --json {json_path}: {error.strerror}", EXIT_USAGE) from None
+
+
+def _on_list(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> bool:
+    """``--list``: print the catalogue and exit while options are still being parsed.
+
+    Acting here means ``--list`` never starts a suite, wherever it stands on the command
+    line; ``--json`` is eager, so its value is already known. Without ``--list`` it
+    refuses ``--json -``: results are written to a file, and ``-`` would silently create
+    one named ``-``.
+    """
+    json_path = ctx.params.get("json_path")
+    if value:
+        suites = {check.suite for check in CATALOGUE.values()}
+        _print_catalogue(ctx.info_name if ctx.info_name in suites else None, json_path)
+        raise typer.Exit(EXIT_OK)
+    if json_path is not None and str(json_path) == STDOUT:
+        raise _fail(
+            "--json - prints the check catalogue and goes with --list; "
+            "for results give a file, e.g. --json results.json",
+            EXIT_USAGE,
+        )
+    return value
+
+
+ListOpt = Annotated[
+    bool,
+    typer.Option(
+        "--list",
+        callback=_on_list,
+        help="Print the check catalogue (this suite's, after server/client) and exit. "
+        "With --json -: the catalogue as JSON on stdout (id, title, suite, level, "
+        "deadline_s, rules, description).",
+    ),
+]
+SelectOpt = Annotated[
+    list[str] | None,
+    typer.Option("--select", help="Run only these check IDs (repeat, or comma-separate)."),
+]
 SkipOpt = Annotated[list[str] | None, typer.Option("--skip", help="Leave out these check IDs.")]
-JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON here.")]
+JsonOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--json",
+        metavar="FILE",
+        is_eager=True,  # parsed before --list, whose callback reads it
+        help="Write the results as JSON to FILE. With --list: write the catalogue "
+        "there instead; --list --json - prints it to stdout in place of the table.",
+    ),
+]
+ExplainOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--explain",
+        metavar="RULE|CHECK",
+        help="Explain a rule (e.g. M3) or a check (e.g. S06): what it asks, why it "
+        "matters, how to fix a failure, which checks enforce it; then exit.",
+    ),
+]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="SHOULD failures fail the run too.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(f"[red]lvatool conformance:[/red] {message}", highlight=False)
-    return typer.Exit(code)
 
 
 def _ids(values: list[str] | None) -> tuple[str, ...]:
@@ -61,14 +150,31 @@ def _ids(values: list[str] | None) -> tuple[str, ...]:
 def _selection(
     suite: str | None, list_: bool, select: list[str] | None, skip: list[str] | None, strict: bool
 ) -> Selection:
-    """The checks to run; with ``--list``, print the suite's catalogue and exit instead."""
-    if list_:
-        render_catalogue(checks_of(suite), Console())
+    """The checks to run; with ``--list``, print the suite's catalogue and exit instead.
+
+    IDs are validated here, with a sentence for the user: an unknown ID, or an ID of the
+    other suite (``server --select C01``), is a usage error, never a traceback. The
+    self-test (``suite`` None) runs both suites and takes IDs of either.
+    """
+    if list_:  # normally handled by --list's callback already
+        _print_catalogue(suite, None)
         raise typer.Exit(EXIT_OK)
     chosen, left_out = _ids(select), _ids(skip)
     unknown = sorted(set(chosen + left_out) - set(CATALOGUE))
     if unknown:
         raise _fail(f"unknown check id(s): {', '.join(unknown)} (see --list)", EXIT_USAGE)
+    for option, ids in (("--select", chosen), ("--skip", left_out)):
+        foreign = [i for i in ids if suite is not None and CATALOGUE[i].suite != suite]
+        if foreign:
+            own = [c.id for c in checks_of(suite)]
+            others = " or ".join(sorted({CATALOGUE[i].suite for i in foreign}))
+            names = f"names a {others}-suite check" if len(foreign) == 1 else (
+                f"name {others}-suite checks")  # fmt: skip
+            raise _fail(
+                f"{option} {', '.join(foreign)} {names}, but `lvatool conformance {suite}` "
+                f"runs {own[0]}–{own[-1]} (see `lvatool conformance {suite} --list`)",
+                EXIT_USAGE,
+            )
     return Selection(chosen, left_out, strict)
 
 
@@ -108,7 +214,19 @@ def _progress(quiet: bool) -> Callable[[CheckResult], None]:
     return show
 
 
-@app.callback(invoke_without_command=True)
+@app.callback(
+    invoke_without_command=True,
+    help=(
+        "Check an extension (server) or an LVA-like client against every rule of the "
+        "protocol. With no subcommand: a self-test of lvatool's own server and simulator."
+        "\n\nA failure names a check and its rules, e.g. FAIL S06 (M1, M2, M3). "
+        "--explain M3 says what a rule asks, why it matters and how to fix a failure; "
+        "--explain S06 what a check sends and expects. The full reference is "
+        "docs/rules.md. For scripts, --list --json - prints the catalogue as JSON."
+        "\n\nExit codes: 0 every MUST check passed, 1 a MUST check failed (or any, with "
+        "--strict), 2 usage, 3 cannot connect."
+    ),
+)
 def conformance(
     ctx: typer.Context,
     list_: ListOpt = False,
@@ -118,15 +236,33 @@ def conformance(
     junit: JunitOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
+    explain_id: ExplainOpt = None,
 ) -> None:
     """Verdicts on both sides of the protocol. Without a subcommand: the self-test.
 
-    Exit codes: 0 every MUST check passed, 1 a MUST check failed (or any, with --strict),
-    2 usage, 3 cannot connect.
+    ``--explain`` is handled first, with or without a subcommand: looking a rule up
+    never starts a suite. (The help text above is what ``--help`` shows.)
     """
+    if explain_id is not None:
+        try:
+            explain(explain_id, Console())
+        except UnknownIdError as error:
+            raise _fail(str(error), EXIT_USAGE) from None
+        raise typer.Exit(EXIT_OK)
     if ctx.invoked_subcommand is not None:
         return
     selection = _selection(None, list_, select, skip, strict)
+    if selection.skip:
+        # self_test splits --select between the suites but hands --skip to both, and each
+        # suite rejects the other's IDs: name the checks to run instead, so each suite
+        # sees only its own.
+        wanted = tuple(
+            c.id for c in checks_of()
+            if (not selection.select or c.id in selection.select) and c.id not in selection.skip
+        )  # fmt: skip
+        if not wanted:
+            raise _fail("--skip leaves no check to run", EXIT_USAGE)
+        selection = Selection(wanted, (), strict)
     try:
         reports = self_test(selection, on_result=_progress(quiet))
     except ConnectError as error:
