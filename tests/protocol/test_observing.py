@@ -234,8 +234,9 @@ def test_draining_after_an_observed_stream() -> None:
     session.receive(sample(2, ref=(0, FRAME)))
     session.receive(sample(3, ref=(0, FRAME)))  # M3
     session.end_of_requests()
-    assert session.state is ServerState.DRAINING
+    states = [session.state]
     for number in (3, 2):
         response = session.acknowledge(number)
         assert response.ack_sequence_number == number
-    assert session.state is ServerState.CLOSED
+        states.append(session.state)
+    assert states == [ServerState.DRAINING, ServerState.DRAINING, ServerState.CLOSED]
