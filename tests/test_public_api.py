@@ -31,8 +31,8 @@ PUBLIC = {
     "lvatool.schemas": ["SCHEMA_NAMES", "load_schema"],
     "lvatool.conformance": [
         "CATALOGUE", "Check", "CheckResult", "CheckingExtension", "CheckingPolicy",
-        "ConnectError", "Level", "Outcome", "Selection", "SuiteReport", "checks_of",
-        "run_client_suite", "run_server_suite", "self_test",
+        "ConnectError", "Level", "Outcome", "Selection", "ServerSuiteOptions", "SuiteReport",
+        "checks_of", "run_client_suite", "run_server_suite", "self_test",
     ],
 }  # fmt: skip
 

@@ -82,6 +82,7 @@ class ServerEnv:
     probe: FrameFormat | None = None
     probe_problem: str | None = None  # why no probe format could be chosen
     probe_trials: list[str] = field(default_factory=list)
+    trials: list[Exchange] = field(default_factory=list)  # the sessions that chose the probe
     silence: str | None = None  # the server went quiet where an answer was due
     silent_at: str | None = None  # "reply" or "answers"
     never_ends: str | None = None  # the server does not end a half-closed call (Q6)
@@ -144,6 +145,7 @@ class ServerEnv:
                 [encode_probe(0, frame), encode_probe(1, frame)],
                 first_silence_s=self.warmup_s if position == 0 else None,
             )
+            self.trials.append(record)
             if record.reply is not None and record.complete and record.broken is None:
                 self.probe = frame
                 self.probe_trials.append(f"{describe_frame(frame)}: processed")
@@ -156,6 +158,16 @@ class ServerEnv:
             + "; ".join(self.probe_trials)
             + "); name one it serves with --probe-format/--probe-size"
         )
+
+    def unanswered_trial(self) -> Exchange | None:
+        """A probe trial the server accepted, then left samples unanswered while the call
+        ended OK or went quiet: a finding for S03 and S13 even when no probe was chosen."""
+        for record in self.trials:
+            accepted = record.reply is not None and record.broken is None
+            quiet_or_ok = record.silent or (record.ended is not None and record.ended.code == "OK")
+            if accepted and not record.complete and quiet_or_ok:
+                return record
+        return None
 
     # -- what checks share -----------------------------------------------------------
     def baseline(self, context: Waiting, index: int) -> tuple[str, ...]:

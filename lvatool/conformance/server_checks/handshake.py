@@ -22,6 +22,8 @@ def handshake(context: CheckContext) -> str:
     call = ProbeCall(context, env.spec(env.probe or RAW_PROBE))
     try:
         replied = call.handshake()
+        if replied:
+            call.collect()  # end the session with a half-close, not a cancel: S14's business
     finally:
         call.close()
     record = call.record

@@ -19,7 +19,7 @@ SUITE = "server"
 
 
 @check("S05", "Results belong to their own frame, whatever frames surround it",
-       "Q3, Q2", suite=SUITE, deadline_s=20)  # fmt: skip
+       "Q3, Q2, H4", suite=SUITE, deadline_s=20)  # fmt: skip
 def results_tied_to_frame(context: CheckContext) -> str:
     """Sends each probe alone, then a mix of them in one session; each probe must get the
     results it got alone. A difference is a failure even when every probe alone gets the
@@ -121,7 +121,8 @@ def inference_validity(context: CheckContext) -> str:
 _DARKLIGHT = ["dark", "light", "light", "dark"]
 
 
-@check("S18", "Profile darklight: labels follow the mean BT.601 luma", "R4", suite=SUITE)
+@check("S18", "Profile darklight: labels follow the mean BT.601 luma", "R4, H4, Q2",
+       suite=SUITE)  # fmt: skip
 def darklight_profile(context: CheckContext) -> str:
     """With --profile darklight: each probe alone must be labelled dark (mean luma < 127)
     or light, as the reference classifier does (R4)."""

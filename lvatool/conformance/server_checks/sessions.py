@@ -22,7 +22,7 @@ SUITE = "server"
 
 
 @check("S12", "Concurrent sessions are served independently, or refused at a limit",
-       "H1", suite=SUITE, deadline_s=30)  # fmt: skip
+       "H1, H4, Q2", suite=SUITE, deadline_s=30)  # fmt: skip
 def concurrent_sessions(context: CheckContext) -> str:
     """Opens --sessions sessions (16 by default) at once and keeps them open; each must get
     its reply descriptor, or be refused with RESOURCE_EXHAUSTED when the server is at its
@@ -84,7 +84,7 @@ def concurrent_sessions(context: CheckContext) -> str:
     return f"{len(served)} concurrent sessions, all independent"
 
 
-@check("S14", "A cancelled call leaves the server serving", "A3", suite=SUITE)
+@check("S14", "A cancelled call leaves the server serving", "A3, H4", suite=SUITE)
 def cancelled_call(context: CheckContext) -> str:
     """Cancels a session with 3 samples in flight, then expects two new sessions, one
     after the other, served as usual."""
@@ -106,7 +106,7 @@ def cancelled_call(context: CheckContext) -> str:
 
 
 @check("S15", "Wrong or missing credentials are refused with UNAUTHENTICATED",
-       "A1", suite=SUITE)  # fmt: skip
+       "A1, H4, Q2", suite=SUITE)  # fmt: skip
 def credentials(context: CheckContext) -> str:
     """With --username/--password: a session without credentials and one with a wrong
     password must each end at once with UNAUTHENTICATED; the right ones are served."""

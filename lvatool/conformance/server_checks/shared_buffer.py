@@ -74,7 +74,7 @@ def _require_shared_memory(context: CheckContext) -> ServerEnv:
 
 
 @check("S06", "Shared memory: a region is read only before its acknowledgement",
-       "M1, M3, Q2", suite=SUITE, deadline_s=20)  # fmt: skip
+       "M1, M3, Q2, H4", suite=SUITE, deadline_s=20)  # fmt: skip
 def shared_memory_hold_until_ack(context: CheckContext) -> str:
     """Sends the probes by reference through 4 regions, overwrites each region with a
     different picture the moment its sample is acknowledged and reuses it, and expects
@@ -142,10 +142,13 @@ def still_serving(context: CheckContext, after: str) -> None:
     """A new session is served, with the usual results, after a peer's misbehaviour (A3)."""
     env: ServerEnv = context.env
     probe = env.require_probe()
-    expected = env.baseline(context, 0)
     record = exchange(context, env.spec(probe), [encode_probe(0, probe)])
     if record.reply is None or not record.complete:
         raise CheckFailed(f"after {after}, a new session: {record.story()} (A3)")
+    try:
+        expected = env.baseline(context, 0)
+    except CheckFailed as error:
+        raise CheckFailed(f"after {after}, {error} (A3)") from None
     if canonical(record.acks[0].inferences) != expected:
         raise CheckFailed(f"after {after}, a new session got different results (A3)")
 
@@ -171,7 +174,7 @@ def _judge_refusal(record: Exchange, what: str) -> str:
 
 
 @check("S10", "A reference outside the shared buffer is refused; the server keeps serving",
-       "M4, A3", suite=SUITE, deadline_s=15)  # fmt: skip
+       "M4, M1, A3", suite=SUITE, deadline_s=15)  # fmt: skip
 def reference_outside_buffer(context: CheckContext) -> str:
     """Sends a reference that runs half a frame past the end of the buffer; expects the
     call ended with INVALID_ARGUMENT, then a new session served as usual."""
@@ -188,7 +191,7 @@ def reference_outside_buffer(context: CheckContext) -> str:
             judge_silence=False,
         )
     if record.reply is None:
-        raise CheckFailed(f"a valid shared buffer: {record.story()} (M4)")
+        raise CheckFailed(f"a valid shared buffer: {record.story()} (M1)")
     verdict = _judge_refusal(record, "a reference outside the buffer")
     still_serving(context, "a reference outside the buffer")
     return verdict

@@ -15,7 +15,7 @@ SUITE = "server"
 FRAMES, WINDOW = 60, 8
 
 
-@check("S17", "Throughput and latency (information)", "Q2", suite=SUITE, level=Level.INFO,
+@check("S17", "Throughput and latency (information)", "Q2, H4", suite=SUITE, level=Level.INFO,
        deadline_s=20)  # fmt: skip
 def throughput(context: CheckContext) -> str:
     """Sends 60 probes with at most 8 unacknowledged, then half-closes; reports frames per
