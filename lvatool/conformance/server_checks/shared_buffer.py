@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from lvatool.conformance.catalogue import CheckFailed, CheckSkipped, CheckWarning, check
@@ -197,13 +197,17 @@ def reference_outside_buffer(context: CheckContext) -> str:
     return verdict
 
 
-def _escaping_buffers(size: int) -> list[tuple[str, Path]]:
-    """Handle names that leave ``/dev/shm`` (or its top level) but name a real file of
-    ``size`` bytes that the checker made, so that a server opening them is seen to."""
-    outside = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-"))
-    inside = SHM_ROOT / f"{PREFIX}-{uuid.uuid4().hex[:12]}"
-    inside.mkdir()
-    return [(f"../..{outside}", outside), (inside.name, inside)]
+def _escaping_directories() -> Iterator[tuple[str, Path]]:
+    """Directories the checker makes, each with the prefix a handle name needs to reach it
+    from ``/dev/shm``: one outside it (through '..'), one below it (through '/'). Each is
+    made only when its turn comes and removed after, whatever happens."""
+    for parent in (None, SHM_ROOT):  # the system's temporary directory, then /dev/shm
+        directory = Path(tempfile.mkdtemp(prefix=f"{PREFIX}-", dir=parent))
+        try:
+            relative = directory.name if directory.parent == SHM_ROOT else f"../..{directory}"
+            yield relative, directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @check("S11", "Handle names that leave /dev/shm are refused; the server keeps serving",
@@ -216,19 +220,16 @@ def bad_handle_names(context: CheckContext) -> str:
     content = _probe_bytes(env)[0]
     verdicts = []
     warnings = []
-    for relative, directory in _escaping_buffers(len(content)):
-        try:
-            with SharedMemoryWriter(len(content), prefix=PREFIX, root=directory) as buffer:
-                buffer.write(0, content)
-                name = f"{relative}/{buffer.name}"
-                record = exchange(
-                    context,
-                    env.spec(shm=SharedMemoryTransfer(name, buffer.size)),
-                    [ContentReference(0, len(content))],
-                    judge_silence=False,
-                )
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
+    for relative, directory in _escaping_directories():
+        with SharedMemoryWriter(len(content), prefix=PREFIX, root=directory) as buffer:
+            buffer.write(0, content)
+            name = f"{relative}/{buffer.name}"
+            record = exchange(
+                context,
+                env.spec(shm=SharedMemoryTransfer(name, buffer.size)),
+                [ContentReference(0, len(content))],
+                judge_silence=False,
+            )
         try:
             verdicts.append(_judge_refusal(record, f"handle name {name!r}"))
         except CheckWarning as warning:
