@@ -19,15 +19,17 @@ from lvatool.conformance.catalogue import Check, CheckFailed, CheckSkipped, Chec
 from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
 
 
-class CheckContext:
-    """What a check gets: its deadline, a log, and a place to register things to cancel."""
+class Deadline:
+    """Work against a peer under a deadline: how long is left, and what to cancel at the end.
 
-    def __init__(self, check: Check, environment: Any, deadline_s: float | None = None) -> None:
-        self.check = check
+    Checks get a :class:`CheckContext`; work a suite does before its checks (choosing the
+    server suite's probe format) uses a bare ``Deadline`` the same way.
+    """
+
+    def __init__(self, environment: Any, deadline_s: float) -> None:
         self.env = environment
-        self.deadline_s = check.deadline_s if deadline_s is None else deadline_s
-        self.deadline = time.monotonic() + self.deadline_s
-        self.log: list[str] = []
+        self.deadline_s = deadline_s
+        self.deadline = time.monotonic() + deadline_s
         self._cancel: list[Callable[[], object]] = []
         self._lock = threading.Lock()
         self.cancelled = threading.Event()
@@ -36,9 +38,6 @@ class CheckContext:
         """Seconds left before the deadline (at most ``cap``)."""
         left = max(self.deadline - time.monotonic(), 0.0)
         return min(left, cap) if cap is not None else left
-
-    def note(self, line: str) -> None:
-        self.log.append(line)
 
     def on_cancel(self, cancel: Callable[[], object]) -> None:
         """Call ``cancel`` if the check overruns its deadline or when it ends."""
@@ -52,6 +51,18 @@ class CheckContext:
         for action in actions:
             with contextlib.suppress(Exception):
                 action()
+
+
+class CheckContext(Deadline):
+    """What a check gets: its deadline, a log, and a place to register things to cancel."""
+
+    def __init__(self, check: Check, environment: Any, deadline_s: float | None = None) -> None:
+        super().__init__(environment, check.deadline_s if deadline_s is None else deadline_s)
+        self.check = check
+        self.log: list[str] = []
+
+    def note(self, line: str) -> None:
+        self.log.append(line)
 
 
 def _outcome_for(check: Check, failed: bool, strict: bool) -> Outcome:

@@ -14,14 +14,13 @@ a silent peer costs one check its wait, not every check its deadline.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lvatool.conformance.catalogue import CheckFailed, CheckSkipped
-from lvatool.conformance.server_checks.exchange import Exchange, Waiting, exchange
+from lvatool.conformance.runner import Deadline
+from lvatool.conformance.server_checks.exchange import Exchange, exchange
 from lvatool.conformance.server_checks.probe_frames import (
     PROBE_HEIGHT,
     PROBE_WIDTH,
@@ -133,7 +132,7 @@ class ServerEnv:
         return self.probe
 
     # -- the probe format --------------------------------------------------------------
-    def choose_probe(self, context: Waiting) -> None:
+    def choose_probe(self, context: Deadline) -> None:
         """Try the candidates in order; keep the first the server processes."""
         for position, frame in enumerate(self.candidates):
             if context.remaining() <= 1.0:
@@ -170,7 +169,7 @@ class ServerEnv:
         return None
 
     # -- what checks share -----------------------------------------------------------
-    def baseline(self, context: Waiting, index: int) -> tuple[str, ...]:
+    def baseline(self, context: Deadline, index: int) -> tuple[str, ...]:
         """Probe ``index``'s results when sent alone, embedded, in a session of its own."""
         with self._lock:
             known = self._baselines.get(index)
@@ -184,7 +183,7 @@ class ServerEnv:
             self._baselines[index] = result
         return result
 
-    def shared_memory_refusal(self, context: Waiting) -> str:
+    def shared_memory_refusal(self, context: Deadline) -> str:
         """Why the server takes no shared memory at all ('' when it does); tried once."""
         with self._lock:
             known = self._shared_memory
@@ -208,35 +207,13 @@ def require_served(record: Exchange, what: str) -> None:
         raise CheckFailed(f"{what}: {record.story()} (Q2)")
 
 
-class Preflight:
-    """A deadline and cancellation for the work a run does before its checks."""
-
-    def __init__(self, env: ServerEnv, deadline_s: float) -> None:
-        self.env = env
-        self.deadline = time.monotonic() + deadline_s
-        self._cancel: list[Callable[[], object]] = []
-
-    def remaining(self, cap: float | None = None) -> float:
-        left = max(self.deadline - time.monotonic(), 0.0)
-        return min(left, cap) if cap is not None else left
-
-    def on_cancel(self, cancel: Callable[[], object]) -> None:
-        self._cancel.append(cancel)
-
-    def cancel_all(self) -> None:
-        for action in self._cancel:
-            with contextlib.suppress(Exception):
-                action()
-        self._cancel.clear()
-
-
 def prepare(env: ServerEnv, deadline_s: float) -> None:
     """Choose the probe format before the checks run, within ``deadline_s``.
 
     A crash of this code is the checker's bug: it is kept, and every check that needs
     the probe reports it as an error of the checker, never as a finding about the peer.
     """
-    preflight = Preflight(env, deadline_s)
+    preflight = Deadline(env, deadline_s)
     try:
         env.choose_probe(preflight)
     except Exception as error:  # kept apart from the peer's failures

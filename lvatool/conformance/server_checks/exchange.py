@@ -17,9 +17,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lvatool.conformance.catalogue import CheckFailed
+from lvatool.conformance.runner import Deadline
 from lvatool.protocol import (
     AckReceived,
     ContentReference,
@@ -49,19 +50,13 @@ REFUSALS = frozenset({"INVALID_ARGUMENT", "UNIMPLEMENTED", "FAILED_PRECONDITION"
 #: Statuses that mean the server crashed: never a refusal (H6).
 CRASHES = frozenset({"UNKNOWN", "INTERNAL"})
 
-
-class Waiting(Protocol):
-    """What a session needs from whoever runs it: a deadline, cancellation, the run."""
-
-    @property
-    def env(self) -> Any: ...
-
-    def remaining(self, cap: float | None = None) -> float: ...
-
-    def on_cancel(self, cancel: Callable[[], object]) -> None: ...
+#: Sample timestamps: near now, counted from the Unix epoch in the 90 kHz timescale
+#: every LVA example uses (F3), 30 frames a second.
+TICKS_START = int(time.time()) * 90_000
+TICKS_STEP = 3_000
 
 
-def time_left(context: Waiting) -> float:
+def time_left(context: Deadline) -> float:
     """Seconds a check may still wait for the peer: its deadline less the verdict margin."""
     return max(context.remaining() - VERDICT_MARGIN_S, 0.0)
 
@@ -122,7 +117,7 @@ class ProbeCall:
 
     def __init__(
         self,
-        context: Waiting,
+        context: Deadline,
         spec: StreamSpec,
         connect: ConnectOptions | None = None,
         *,
@@ -174,7 +169,9 @@ class ProbeCall:
             self.record.silent = "reply"
         return False
 
-    def send(self, content: bytes | ContentReference, timestamp: int, tag: object = None) -> int:
+    def send(self, content: bytes | ContentReference, tag: object = None) -> int:
+        """Send the session's next sample, stamped 1/30 s after the one before (F3)."""
+        timestamp = TICKS_START + TICKS_STEP * self.record.sent
         self.record.sent += 1
         return self.call.send(timestamp, content, tag=tag)
 
@@ -232,7 +229,7 @@ class ProbeCall:
 
 
 def exchange(
-    context: Waiting,
+    context: Deadline,
     spec: StreamSpec,
     contents: Iterable[bytes | ContentReference],
     *,
@@ -252,7 +249,7 @@ def exchange(
     try:
         if call.handshake(first_silence_s):
             for position, content in enumerate(contents):
-                call.send(content, TICKS_START + TICKS_STEP * position, tag=position)
+                call.send(content, tag=position)
             call.collect()
         record = call.record
     finally:
@@ -261,6 +258,3 @@ def exchange(
         call.env.learn_from(record)
     return record
 
-
-TICKS_START = int(time.time()) * 90_000  # near now, counted from the Unix epoch (F3)
-TICKS_STEP = 3_000  # 30 frames a second in the 90 kHz timescale

@@ -30,8 +30,14 @@ from lvatool.conformance.server_checks.probe_frames import (
     describe_frame,
     encode_probe,
 )
-from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, encode_image, rgb_to_raw
-from lvatool.media import row_bytes as row_length
+from lvatool.media import (
+    RAW_PIXEL_FORMATS,
+    Encoding,
+    FrameFormat,
+    encode_image,
+    rgb_to_raw,
+    row_bytes,
+)
 
 SUITE = "server"
 GRPC_DEFAULT_LIMIT = 4 << 20
@@ -120,7 +126,7 @@ def pixel_formats(context: CheckContext) -> str:
     rows; each must be processed, or refused at the descriptor with a status H6 allows."""
     width, height = PROBE_WIDTH - 1, PROBE_HEIGHT - 1
     frames = [
-        FrameFormat(Encoding.RAW, f, width, height, row_length(f, width) + 8)
+        FrameFormat(Encoding.RAW, f, width, height, row_bytes(f, width) + 8)
         for f in RAW_PIXEL_FORMATS
     ]
     return _format_matrix(context, frames)

@@ -23,7 +23,6 @@ from lvatool.media import Encoding, FrameFormat, PixelFormat, encode_image, rgb_
 PROBE_WIDTH, PROBE_HEIGHT = 160, 120
 PROBE_COUNT = 4
 RAW_PROBE = FrameFormat(Encoding.RAW, PixelFormat.BGR24, PROBE_WIDTH, PROBE_HEIGHT)
-TICKS = 90_000  # one second in the 90 kHz timescale every LVA example uses (F3)
 
 
 @cache

@@ -60,7 +60,7 @@ def concurrent_sessions(context: CheckContext) -> str:
         sent = {id(call): next(orders) for call in served}
         for call in served:
             for position, index in enumerate(sent[id(call)]):
-                call.send(encode_probe(index, probe), position + 1, tag=position)
+                call.send(encode_probe(index, probe), tag=position)
         for number, call in enumerate(served, 1):
             record = call.collect()
             require_served(record, f"concurrent session {number}")
@@ -95,7 +95,7 @@ def cancelled_call(context: CheckContext) -> str:
         if not call.handshake():
             require_served(call.record, "the session to cancel")
         for position in range(3):
-            call.send(encode_probe(position, probe), position + 1)
+            call.send(encode_probe(position, probe))
         call.cancel()
     finally:
         call.close()

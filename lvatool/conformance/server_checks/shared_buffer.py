@@ -13,16 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lvatool.conformance.catalogue import CheckFailed, CheckSkipped, CheckWarning, check
-from lvatool.conformance.runner import CheckContext
+from lvatool.conformance.runner import CheckContext, Deadline
 from lvatool.conformance.server_checks.environment import ServerEnv, require_served
 from lvatool.conformance.server_checks.exchange import (
     CRASHES,
     REFUSALS,
-    TICKS_START,
-    TICKS_STEP,
     Exchange,
     ProbeCall,
-    Waiting,
     exchange,
     status_of,
 )
@@ -44,7 +41,7 @@ def _probe_bytes(env: ServerEnv) -> list[bytes]:
     return [encode_probe(i, probe) for i in range(PROBE_COUNT)]
 
 
-def try_shared_memory(context: Waiting, env: ServerEnv) -> str:
+def try_shared_memory(context: Deadline, env: ServerEnv) -> str:
     """'' when the server takes a valid shared buffer; else its refusal at the descriptor.
 
     Only a refusal H6 allows counts: anything else (a crash, silence) is for S06 to fail.
@@ -114,11 +111,7 @@ def shared_memory_hold_until_ack(context: CheckContext) -> str:
                 slot = free.pop()
                 content = contents[order[sent]]
                 buffer.write(slot * slot_size, content)
-                call.send(
-                    ContentReference(slot * slot_size, len(content)),
-                    TICKS_START + TICKS_STEP * sent,
-                    (sent, slot),
-                )
+                call.send(ContentReference(slot * slot_size, len(content)), tag=(sent, slot))
                 sent += 1
             record = call.collect()
         finally:

@@ -7,7 +7,7 @@ import time
 from lvatool.conformance.catalogue import Level, check
 from lvatool.conformance.runner import CheckContext
 from lvatool.conformance.server_checks.environment import ServerEnv, require_served
-from lvatool.conformance.server_checks.exchange import TICKS_START, TICKS_STEP, ProbeCall
+from lvatool.conformance.server_checks.exchange import ProbeCall
 from lvatool.conformance.server_checks.probe_frames import describe_frame, encode_probe
 from lvatool.sim.stats import LatencyHistogram
 
@@ -33,7 +33,7 @@ def throughput(context: CheckContext) -> str:
         sent = 0
         while sent < FRAMES:
             if sent - len(call.record.acks) < WINDOW:
-                call.send(contents[sent % 4], TICKS_START + TICKS_STEP * sent, time.monotonic())
+                call.send(contents[sent % 4], tag=time.monotonic())
                 sent += 1
             elif call.next_ack(env.silence_s) is None:
                 break  # the call ended, or the server answers only at the half-close
