@@ -25,6 +25,7 @@ from lvatool.conformance import (
 )
 from lvatool.conformance.explain import UnknownIdError, explain
 from lvatool.conformance.report import (
+    as_text,
     catalogue_json,
     render_catalogue,
     render_report,
@@ -198,8 +199,8 @@ def _finish(
     if failed:
         err = Console(stderr=True)
         for result in failed:
-            err.print(f"[red]FAIL[/red] {result.id} ({', '.join(result.rules)}): {result.message}",
-                      highlight=False)  # fmt: skip
+            err.print(f"[red]FAIL[/red] {result.id} ({', '.join(result.rules)}): "
+                      f"{as_text(result.message)}", highlight=False)  # fmt: skip
         raise typer.Exit(EXIT_FAILED)
     raise typer.Exit(EXIT_OK)
 

@@ -8,6 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lvatool.conformance.catalogue import Check
@@ -15,6 +16,19 @@ from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
 
 _STYLE = {Outcome.PASS: "green", Outcome.FAIL: "red", Outcome.ERROR: "red bold",
           Outcome.WARN: "yellow", Outcome.SKIP: "dim"}  # fmt: skip
+
+
+def as_text(text: str) -> str:
+    """Text that may come from the peer, made safe to print with rich.
+
+    Results quote what the server or client sent (a status message, a handle name); a
+    ``[bold]`` in it must print as itself, and a control character (an ANSI escape that
+    clears the screen) as an escape sequence, never act on the user's terminal.
+    """
+    visible = "".join(
+        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
+    )
+    return escape(visible)
 
 
 def render_catalogue(checks: list[Check], console: Console) -> None:
@@ -62,14 +76,14 @@ def catalogue_json(checks: list[Check]) -> list[dict[str, object]]:
 
 
 def render_report(report: SuiteReport, console: Console) -> None:
-    table = Table(title=f"{report.suite} suite — {report.target}", title_justify="left")
+    table = Table(title=f"{report.suite} suite — {as_text(report.target)}", title_justify="left")
     for column in ("id", "level", "rules", "outcome", "title / reason"):
         table.add_column(column, overflow="fold")
     for r in report.results:
         style = _STYLE[r.outcome]
         table.add_row(
             r.id, r.level, ", ".join(r.rules), f"[{style}]{r.outcome.value}[/{style}]",
-            f"{r.title}\n[dim]{r.message}[/dim]",
+            f"{r.title}\n[dim]{as_text(r.message)}[/dim]",
         )  # fmt: skip
     console.print(table)
     s = report.summary()
