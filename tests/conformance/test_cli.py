@@ -93,7 +93,13 @@ def test_client_suite_waits_on_listen_for_a_client() -> None:
         )
     )
     thread.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30.0  # until the checker listens, not a fixed pause
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
+            break
+        except OSError:
+            time.sleep(0.02)
     client = subprocess.run(
         [sys.executable, "-m", "lvatool", "simulate", "--target", f"127.0.0.1:{port}",
          "--max-frames", "20", "--shm", "4", "--format", "raw", "-q"],
