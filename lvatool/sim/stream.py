@@ -27,6 +27,7 @@ from lvatool.protocol import (
     StreamSpec,
 )
 from lvatool.shm import RegionAllocator, SharedMemoryWriter
+from lvatool.shm.writer import SharedMemorySpaceError
 from lvatool.sim.call import (
     CallEnded,
     CallError,
@@ -115,7 +116,13 @@ class StreamRunner:
         shm: SharedMemoryWriter | None = None
         try:
             if self.options.shm_bytes:
-                shm = SharedMemoryWriter(self.options.shm_bytes)
+                try:
+                    shm = SharedMemoryWriter(
+                        self.options.shm_bytes,
+                        requested_by=f"--shm {self.options.shm_bytes / (1 << 20):g}",
+                    )
+                except SharedMemorySpaceError as error:  # exit 3: no transfer can be set up
+                    raise StreamFailure("connect", str(error)) from None
                 self._allocator = RegionAllocator(shm.size)
             spec = StreamSpec(
                 preparer.format,
