@@ -35,12 +35,11 @@ from lvatool.protocol import (
     RemoteProtocolError,
     SampleReceived,
     ServerSession,
-    Status,
     StreamSpec,
 )
 from lvatool.server.processor import classification
 from lvatool.server.pump import EndOfStream, RequestPump
-from lvatool.shm import SharedMemoryReader
+from lvatool.shm import SharedMemoryError, SharedMemoryReader
 
 Message = extension_pb2.MediaStreamMessage
 CHECKER_NAME = "lvatool-conformance-checker"
@@ -203,13 +202,33 @@ class _Session:
             self.reader = SharedMemoryReader(
                 spec.shared_memory.handle_name, spec.shared_memory.length_bytes
             )
-        except OSError as error:
+        except SharedMemoryError as error:
             violation = RemoteProtocolError(
                 f"the shared buffer cannot be used: {error}",
-                status=Status.FAILED_PRECONDITION,
-                rule="M1",
+                status=error.status,
+                rule=error.rule,
                 field="shared_memory_buffer_transfer_properties",
                 message_index=1,
+            )
+            self.seen.append(violation)
+            raise violation from None
+
+    def _read_region(self, reference: ContentReference, message_index: int) -> memoryview:
+        """The region's bytes; a file the client shrank ends the call, never the checker.
+
+        Reading the mapping past the end of a shrunk file would be SIGBUS, which would
+        kill the checker and lose the report (A3): the reader checks the size first.
+        """
+        assert self.reader is not None
+        try:
+            return self.reader.region(reference.offset, reference.length)
+        except SharedMemoryError as error:
+            violation = RemoteProtocolError(
+                f"the shared buffer cannot be used: {error}",
+                status=error.status,
+                rule=error.rule,
+                field="media_sample.content_reference",
+                message_index=message_index,
             )
             self.seen.append(violation)
             raise violation from None
@@ -255,7 +274,7 @@ class _Session:
         data: bytes | memoryview | None = None
         reference = content if isinstance(content, ContentReference) else None
         if event.readable and reference is not None and self.reader is not None:
-            data = self.reader.region(reference.offset, reference.length)
+            data = self._read_region(reference, self.protocol.messages_received)
         elif event.readable and isinstance(content, bytes):
             data = content
         digest = hashlib.sha256(data).digest() if isinstance(data, memoryview) else None
@@ -290,7 +309,7 @@ class _Session:
         chosen, self.held = self.held[:count], self.held[count:]
         for held in chosen:
             if held.reference is not None and self.reader is not None:
-                region = self.reader.region(held.reference.offset, held.reference.length)
+                region = self._read_region(held.reference, held.message_index)
                 if hashlib.sha256(region).digest() != held.digest:
                     self._rewritten(held)
             try:

@@ -47,11 +47,16 @@ class StreamSpec:
 
 
 def validate_handle_name(name: str) -> None:
-    """Refuse a handle name that is not a plain file name (M4, A3)."""
+    """Refuse a handle name that is not a plain file name (M4, A3).
+
+    A name without ``/`` is a single path component, so the only names that lead out
+    of ``/dev/shm`` are ``.`` and ``..`` themselves; ``a..b`` is an ordinary file name
+    and is served. NUL cannot be passed to ``open`` at all.
+    """
     field_name = "shared_memory_buffer_transfer_properties.handle_name"
     if not name:
         raise RemoteProtocolError("handle_name is empty", rule="M4", field=field_name)
-    if "/" in name or "\0" in name or name in {".", ".."} or ".." in name:
+    if "/" in name or "\0" in name or name in {".", ".."}:
         raise RemoteProtocolError(
             f"handle_name {name!r} is not a plain file name", rule="M4", field=field_name
         )
