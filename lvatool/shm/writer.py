@@ -32,7 +32,22 @@ from lvatool.shm.reader import SHM_ROOT
 _MIB = 1 << 20
 
 
-class SharedMemorySpaceError(OSError):
+class SharedMemoryCreateError(OSError):
+    """The sender cannot create its shared buffer; ``str()`` is the sentence for the user.
+
+    Raised as itself when no file can be made in the directory at all (no ``/dev/shm``, a
+    read-only one), and as :class:`SharedMemorySpaceError` when the space is too small.
+    """
+
+    def __init__(self, code: int, sentence: str) -> None:
+        super().__init__(code, sentence)
+        self.sentence = sentence
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+class SharedMemorySpaceError(SharedMemoryCreateError):
     """The shared-memory directory has too little free space for the buffer.
 
     ``str()`` is the sentence for the user, e.g. "/dev/shm has 16 MiB free; --shm 20
@@ -46,15 +61,12 @@ class SharedMemorySpaceError(OSError):
         # Free space rounded down and need rounded up, so "has 20 free; needs 20" never shows.
         free = math.floor(free_bytes / _MIB * 10) / 10
         needed = math.ceil(needed_bytes / _MIB * 10) / 10
-        self.sentence = (
+        super().__init__(
+            errno.ENOSPC,
             f"{root} has {free:g} MiB free; {requested_by} needs {needed:g} MiB (M1: the"
             " sender reserves the whole buffer up front; free space there, ask for less, or"
-            " give the container a larger /dev/shm with docker run --shm-size)"
+            " give the container a larger /dev/shm with docker run --shm-size)",
         )
-        super().__init__(errno.ENOSPC, self.sentence)
-
-    def __str__(self) -> str:
-        return self.sentence
 
 
 def _free_bytes(root: Path) -> int:
@@ -104,8 +116,9 @@ class SharedMemoryWriter:
         """Create, reserve and map the file; ``requested_by`` names the size in errors.
 
         Raises :class:`SharedMemorySpaceError` when ``root`` lacks the space (the file is
-        removed). Leftovers of ended lvatool processes in ``root`` are removed first, once
-        per process, so a crashed run's file does not take the space of this one.
+        removed), :class:`SharedMemoryCreateError` when no file can be made there. Leftovers
+        of ended lvatool processes in ``root`` are removed first, once per process, so a
+        crashed run's file does not take the space of this one.
         """
         if size <= 0:
             raise ValueError("a shared buffer needs a positive size")
@@ -115,7 +128,14 @@ class SharedMemoryWriter:
         self.size = size
         self._view: memoryview | None = None
         # Readable by the extension's user too: it may run in another container (M6).
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        except OSError as error:  # no /dev/shm, read-only, not ours to write
+            raise SharedMemoryCreateError(
+                error.errno or errno.EIO,
+                f"cannot create a shared buffer in {root}: {error.strerror} (M1: the sender"
+                " creates the buffer file there)",
+            ) from None
         with _open_writers_lock:
             _open_writers.add(self)
         try:

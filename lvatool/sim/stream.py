@@ -27,7 +27,7 @@ from lvatool.protocol import (
     StreamSpec,
 )
 from lvatool.shm import RegionAllocator, SharedMemoryWriter
-from lvatool.shm.writer import SharedMemorySpaceError
+from lvatool.shm.writer import SharedMemoryCreateError
 from lvatool.sim.call import (
     CallEnded,
     CallError,
@@ -121,7 +121,7 @@ class StreamRunner:
                         self.options.shm_bytes,
                         requested_by=f"--shm {self.options.shm_bytes / (1 << 20):g}",
                     )
-                except SharedMemorySpaceError as error:  # exit 3: no transfer can be set up
+                except SharedMemoryCreateError as error:  # exit 3: no transfer can be set up
                     raise StreamFailure("connect", str(error)) from None
                 self._allocator = RegionAllocator(shm.size)
             spec = StreamSpec(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lvatool.shm.writer import SharedMemoryWriter
+from lvatool.shm.writer import SharedMemoryCreateError, SharedMemoryWriter
 from tests.shm.buffer_holder import ROOT, start_holder
 
 MIB = 1 << 20
@@ -100,13 +100,33 @@ def private_dev_shm() -> None:
         pytest.skip(f"cannot make a private mount namespace: {tried.stderr.strip()}")
 
 
+def test_a_directory_where_no_file_can_be_made_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SharedMemoryCreateError) as raised:
+        SharedMemoryWriter(4096, root=tmp_path / "missing")
+    assert str(raised.value) == (
+        f"cannot create a shared buffer in {tmp_path / 'missing'}: No such file or directory"
+        " (M1: the sender creates the buffer file there)"
+    )
+
+
 @pytest.mark.usefixtures("private_dev_shm")
-def test_simulate_on_a_16_mib_dev_shm_exits_3_and_leaves_nothing(tmp_path: Path) -> None:
-    """``simulate --shm 20`` where /dev/shm itself is a 16 MiB tmpfs (a private one)."""
+@pytest.mark.parametrize(
+    ("mount_options", "sentence"),
+    [
+        ("size=16m", f"/dev/shm {SENTENCE}"),
+        ("ro,size=16m", "cannot create a shared buffer in /dev/shm: Read-only file system (M1"),
+    ],
+    ids=["16-MiB", "read-only"],
+)
+def test_simulate_on_a_small_or_read_only_dev_shm_exits_3_and_leaves_nothing(
+    tmp_path: Path, mount_options: str, sentence: str
+) -> None:
+    """``simulate --shm 20`` where /dev/shm itself is such a tmpfs (a private one)."""
     summary_path = tmp_path / "summary.json"
     script = (
-        'mount -t tmpfs -o size=16m tmpfs /dev/shm || exit 99; "$0" -m lvatool simulate'
-        ' --shm 20 --max-frames 5 --quiet --json "$1"; code=$?; ls -A /dev/shm; exit $code'
+        f"mount -t tmpfs -o {mount_options} tmpfs /dev/shm || exit 99;"
+        ' "$0" -m lvatool simulate --shm 20 --max-frames 5 --quiet --json "$1"; code=$?;'
+        " ls -A /dev/shm; exit $code"
     )
     ran = subprocess.run(
         ["unshare", "-m", "sh", "-c", script, sys.executable, str(summary_path)],
@@ -115,9 +135,9 @@ def test_simulate_on_a_16_mib_dev_shm_exits_3_and_leaves_nothing(tmp_path: Path)
     assert ran.returncode != 128 + signal.SIGBUS, "simulate died of SIGBUS (Bus error)"
     assert ran.returncode == 3, ran.stderr
     stderr = " ".join(ran.stderr.split())  # the console wraps long lines
-    assert f"lvatool simulate: /dev/shm {SENTENCE}" in stderr
+    assert f"lvatool simulate: {sentence}" in stderr
     assert "Traceback" not in ran.stderr
     assert ran.stdout.strip() == "", f"simulate left {ran.stdout.strip()} in /dev/shm"
     summary = json.loads(summary_path.read_text())
     assert summary["outcome"] == "connect"
-    assert summary["error"].startswith(f"/dev/shm {SENTENCE}")
+    assert summary["error"].startswith(sentence)
