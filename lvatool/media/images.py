@@ -14,6 +14,7 @@ from PIL import Image
 
 from lvatool.media._layout import U8Array, check_rgb
 from lvatool.media.formats import Encoding
+from lvatool.media.image_header import MAX_ENCODED_PIXELS, ImageHeaderError
 
 _PIL_FORMATS: dict[Encoding, str] = {
     Encoding.JPG: "JPEG",
@@ -43,17 +44,31 @@ def encode_image(rgb: npt.NDArray[np.generic], encoding: Encoding, quality: int 
     return out.getvalue()
 
 
-def decode_image(data: bytes | memoryview) -> U8Array:
+def decode_image(data: bytes | memoryview, max_pixels: int = MAX_ENCODED_PIXELS) -> U8Array:
     """An encoded image as a new (H, W, 3) uint8 RGB array; ValueError if it cannot be read.
+
+    The header is read first (``Image.open`` is lazy) and an image of more than
+    ``max_pixels`` pixels is refused before any pixel is decoded: a small file can declare
+    a size that costs gigabytes to decode (A3). Only JPG, PNG and BMP are opened, the
+    encodings a descriptor can declare.
 
     Pillow reports bad input through many exception types (OSError, SyntaxError,
     struct.error, EOFError, DecompressionBombError, ...) depending on the plugin, so all
     are caught and re-raised as one ValueError that says what went wrong.
     """
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=list(_PIL_FORMATS.values())) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageHeaderError(
+                    f"the {image.format} header declares {width}x{height} = "
+                    f"{width * height} pixels, over the limit of {max_pixels}: "
+                    "refused before decoding (A3)"
+                )
             image.load()
             rgb = image.convert("RGB")
+    except ImageHeaderError:
+        raise
     except Exception as error:
         raise ValueError(
             f"cannot decode image ({len(data)} bytes): {type(error).__name__}: {error}"

@@ -32,6 +32,7 @@ from lvatool.media import (
     mean_luma_rgb,
     raw_to_rgb,
 )
+from lvatool.media.image_header import check_encoded_frame
 from lvatool.protocol import StreamSpec
 
 Inference = inferencing_pb2.Inference
@@ -74,11 +75,17 @@ class Frame:
 
     @functools.cached_property
     def image(self) -> np.ndarray:
-        """The frame as an (height, width, 3) uint8 RGB array."""
+        """The frame as an (height, width, 3) uint8 RGB array.
+
+        An encoded frame is decoded only once its header has shown the encoding and
+        dimensions the descriptor declared and at most ``MAX_ENCODED_PIXELS`` pixels: a
+        small file may declare a size that costs gigabytes to decode (A3).
+        """
         f = self.format
         try:
             if f.encoding is Encoding.RAW:
                 return raw_to_rgb(self.data, f.pixel_format, f.width, f.height, f.stride_bytes)
+            check_encoded_frame(self.data, f)
             return decode_image(self.data)
         except ValueError as error:
             raise InvalidFrameError(str(error)) from None
