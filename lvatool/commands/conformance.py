@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from lvatool.addresses import AddressError, parse_listen, parse_target
 from lvatool.conformance import (
     CATALOGUE,
     ConnectError,
@@ -24,19 +26,24 @@ from lvatool.conformance import (
     self_test,
 )
 from lvatool.conformance.explain import UnknownIdError, explain
+from lvatool.conformance.interrupt import interrupts_raise
 from lvatool.conformance.report import (
+    ReportPathError,
     as_text,
     catalogue_json,
+    check_report_path,
     render_catalogue,
     render_report,
     write_json,
     write_junit,
 )
-from lvatool.conformance.results import CheckResult
+from lvatool.conformance.results import CheckResult, RunOutcome
+from lvatool.conformance.runner import ran_any
+from lvatool.conformance.suites import interrupted_report
 from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, PixelFormat
 from lvatool.sim.call import ConnectOptions
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 app = typer.Typer(
     help=(
@@ -179,30 +186,105 @@ def _selection(
     return Selection(chosen, left_out, strict)
 
 
-def _finish(
-    reports: list[SuiteReport], json_path: Path | None, junit: Path | None, quiet: bool
-) -> None:
+@dataclass(frozen=True)
+class RunOptions:
+    """The options every run takes, before the subcommand (the group's) or after it.
+
+    ``lvatool conformance --junit r.xml server …`` is how many people type it; the
+    group's options apply to the subcommand unless the subcommand gives its own (lists
+    replaced, flags combined), so nothing typed is silently dropped.
+    """
+
+    select: list[str] | None = None
+    skip: list[str] | None = None
+    json_path: Path | None = None
+    junit: Path | None = None
+    strict: bool = False
+    quiet: bool = False
+
+    def over(self, group: RunOptions | None) -> RunOptions:
+        """These options, with the group's filling in what was not given here."""
+        if group is None:
+            return self
+        return RunOptions(
+            select=self.select or group.select,
+            skip=self.skip or group.skip,
+            json_path=self.json_path or group.json_path,
+            junit=self.junit or group.junit,
+            strict=self.strict or group.strict,
+            quiet=self.quiet or group.quiet,
+        )
+
+    def check_report_paths(self) -> None:
+        """Refuse report files that could not be written, before the run (exit 2)."""
+        for option, path in (("--json", self.json_path), ("--junit", self.junit)):
+            if path is not None:
+                try:
+                    check_report_path(path, option)
+                except ReportPathError as error:
+                    raise _fail(str(error), EXIT_USAGE) from None
+
+
+def _run_options(ctx: typer.Context, given: RunOptions) -> RunOptions:
+    """The subcommand's run options over the group's, report paths checked."""
+    run = given.over(ctx.find_object(RunOptions))
+    run.check_report_paths()
+    return run
+
+
+def _write_reports(reports: list[SuiteReport], run: RunOptions) -> bool:
+    """Write --json and --junit; False (with a sentence printed) if one could not be."""
+    written = True
+    for option, path, write in (
+        ("--json", run.json_path, write_json),
+        ("--junit", run.junit, write_junit),
+    ):
+        if path is None:
+            continue
+        try:
+            write(reports, path)
+        except OSError as error:
+            Console(stderr=True).print(
+                f"[red]lvatool conformance:[/red] cannot write {option} "
+                f"{escape(str(path))}: {escape(error.strerror or str(error))}",
+                highlight=False,
+            )
+            written = False
+    return written
+
+
+def _finish(reports: list[SuiteReport], run: RunOptions) -> NoReturn:
+    """Show and write the reports, then exit with the code of how the run ended.
+
+    Reports are written however the run ended; the exit code says the worst of it:
+    130 interrupted, 3 the peer not reached (or the checker could not listen), 1 a MUST
+    check failed (any, with --strict), 0 otherwise.
+    """
     console = Console()
     for report in reports:
-        if not quiet:
+        if report.outcome is not RunOutcome.COMPLETED and not ran_any(report):
+            continue  # no check ran: the one sentence below says it all
+        if not run.quiet:
             render_report(report, console)
         else:
             s = report.summary()
             console.print(f"{report.suite}: {s['passed']} passed, {s['failed']} failed, "
                           f"{s['warned']} warned, {s['skipped']} skipped")  # fmt: skip
-    if json_path is not None:
-        write_json(reports, json_path)
-    if junit is not None:
-        write_junit(reports, junit)
+    written = _write_reports(reports, run)
+    err = Console(stderr=True)
     failed = [r for report in reports for r in report.results
               if r.outcome in (Outcome.FAIL, Outcome.ERROR)]  # fmt: skip
+    for result in failed:
+        err.print(f"[red]FAIL[/red] {result.id} ({', '.join(result.rules)}): "
+                  f"{as_text(result.message)}", highlight=False)  # fmt: skip
+    unfinished = [r for r in reports if r.outcome is not RunOutcome.COMPLETED]
+    if unfinished:
+        last = unfinished[-1]
+        interrupted = last.outcome is RunOutcome.INTERRUPTED
+        raise _fail(last.reason, EXIT_INTERRUPTED if interrupted else EXIT_CONNECT)
     if failed:
-        err = Console(stderr=True)
-        for result in failed:
-            err.print(f"[red]FAIL[/red] {result.id} ({', '.join(result.rules)}): "
-                      f"{as_text(result.message)}", highlight=False)  # fmt: skip
         raise typer.Exit(EXIT_FAILED)
-    raise typer.Exit(EXIT_OK)
+    raise typer.Exit(EXIT_OK if written else EXIT_USAGE)
 
 
 def _progress(quiet: bool) -> Callable[[CheckResult], None]:
@@ -250,8 +332,11 @@ def conformance(
         except UnknownIdError as error:
             raise _fail(str(error), EXIT_USAGE) from None
         raise typer.Exit(EXIT_OK)
+    given = RunOptions(select, skip, json_path, junit, strict, quiet)
     if ctx.invoked_subcommand is not None:
+        ctx.obj = given  # the subcommand takes these unless it gives its own
         return
+    run = _run_options(ctx, given)
     selection = _selection(None, list_, select, skip, strict)
     if selection.skip:
         # self_test splits --select between the suites but hands --skip to both, and each
@@ -264,11 +349,13 @@ def conformance(
         if not wanted:
             raise _fail("--skip leaves no check to run", EXIT_USAGE)
         selection = Selection(wanted, (), strict)
-    try:
-        reports = self_test(selection, on_result=_progress(quiet))
-    except ConnectError as error:
-        raise _fail(str(error), EXIT_CONNECT) from None
-    _finish(reports, json_path, junit, quiet)
+    with interrupts_raise() as interrupts:
+        try:
+            reports = self_test(selection, on_result=_progress(run.quiet))
+        except KeyboardInterrupt as interrupt:  # outside the suites' own handling
+            reports = [interrupted_report("server", "self-test", selection, interrupt)]
+        interrupts.shield()
+        _finish(reports, run)
 
 
 def _probe_format(text: str) -> FrameFormat:
@@ -313,6 +400,7 @@ def _text_or_file(value: str, option: str) -> str:
 
 @app.command("server")
 def server(
+    ctx: typer.Context,
     target: Annotated[
         str, typer.Option(help="The extension under test, HOST:PORT (or tcp://HOST:PORT).")
     ] = "localhost:5001",
@@ -346,9 +434,7 @@ def server(
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(
-            min=10, help="Seconds the whole suite may take, whatever the server does."
-        ),
+        typer.Option(min=10, help="Seconds the whole suite may take, whatever the server does."),
     ] = 60.0,
     tls_ca: Annotated[Path | None, typer.Option(help="PEM CA bundle: connect with TLS.")] = None,
     connect_timeout: Annotated[
@@ -369,7 +455,12 @@ def server(
     use it. A server that stays silent costs one check its wait: later checks are
     skipped with the reason, and the suite ends within --timeout.
     """
-    selection = _selection("server", list_, select, skip, strict)
+    run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet))
+    selection = _selection("server", list_, run.select, run.skip, run.strict)
+    try:
+        address = parse_target(target)
+    except AddressError as error:
+        raise _fail(f"--target {error}", EXIT_USAGE) from None
     if profile not in (None, "darklight"):
         raise _fail("--profile takes darklight", EXIT_USAGE)
     if (username is None) != (password is None):
@@ -391,21 +482,26 @@ def server(
         timeout_s=timeout,
     )
     connect = ConnectOptions(
-        target=target.removeprefix("tcp://"),
+        target=address,
         connect_timeout_s=connect_timeout,
         username=username,
         password=password,
         tls_ca=ca,
     )
-    try:
-        report = run_server_suite(connect, selection, options, on_result=_progress(quiet))
-    except ConnectError as error:
-        raise _fail(str(error), EXIT_CONNECT) from None
-    _finish([report], json_path, junit, quiet)
+    with interrupts_raise() as interrupts:
+        try:
+            report = run_server_suite(connect, selection, options, on_result=_progress(run.quiet))
+        except ConnectError as error:
+            report = _unreached(error)
+        except KeyboardInterrupt as interrupt:  # outside the suite's own handling
+            report = interrupted_report("server", address, selection, interrupt)
+        interrupts.shield()
+        _finish([report], run)
 
 
 @app.command("client", context_settings={"allow_interspersed_args": False})
 def client(
+    ctx: typer.Context,
     command: Annotated[
         list[str] | None,
         typer.Argument(
@@ -413,7 +509,11 @@ def client(
         ),
     ] = None,
     listen: Annotated[
-        str, typer.Option(help="Where the checking extension listens.")
+        str,
+        typer.Option(
+            help="Where the checking extension listens, HOST:PORT (or tcp://HOST:PORT); "
+            "port 0 picks a free one."
+        ),
     ] = "127.0.0.1:0",
     timeout: Annotated[float, typer.Option(min=1, help="Seconds to wait for the client.")] = 120.0,
     username: Annotated[
@@ -433,13 +533,29 @@ def client(
     Either start the client here: lvatool conformance client -- my-client --to {target}
     or point a running client at --listen HOST:PORT.
     """
-    selection = _selection("client", list_, select, skip, strict)
-    if not command and listen.endswith(":0"):
-        raise _fail("give the client to start after --, or a fixed --listen HOST:PORT", EXIT_USAGE)
+    run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet))
+    selection = _selection("client", list_, run.select, run.skip, run.strict)
     try:
-        report = run_client_suite(command, listen=listen, selection=selection, username=username,
-                                  password=password, timeout_s=timeout,
-                                  on_result=_progress(quiet))  # fmt: skip
-    except (ConnectError, OSError) as error:
-        raise _fail(str(error), EXIT_CONNECT) from None
-    _finish([report], json_path, junit, quiet)
+        address = parse_listen(listen, default_host="127.0.0.1")
+    except AddressError as error:
+        raise _fail(f"--listen {error}", EXIT_USAGE) from None
+    if not command and address.port == 0:
+        raise _fail("give the client to start after --, or a fixed --listen HOST:PORT", EXIT_USAGE)
+    with interrupts_raise() as interrupts:
+        try:
+            report = run_client_suite(command, listen=address, selection=selection,
+                                      username=username, password=password, timeout_s=timeout,
+                                      on_result=_progress(run.quiet))  # fmt: skip
+        except ConnectError as error:
+            report = _unreached(error)
+        except KeyboardInterrupt as interrupt:  # outside the suite's own handling
+            report = interrupted_report("client", str(address), selection, interrupt)
+        interrupts.shield()
+        _finish([report], run)
+
+
+def _unreached(error: ConnectError) -> SuiteReport:
+    """The report a :class:`ConnectError` carries (every check skipped with the reason)."""
+    if error.report is None:  # raised outside a suite: still one sentence, exit 3
+        raise _fail(str(error), EXIT_CONNECT)
+    return error.report

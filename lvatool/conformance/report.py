@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lvatool.conformance.catalogue import Check
-from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
+from lvatool.conformance.results import CheckResult, Outcome, RunOutcome, SuiteReport
 
 _STYLE = {Outcome.PASS: "green", Outcome.FAIL: "red", Outcome.ERROR: "red bold",
           Outcome.WARN: "yellow", Outcome.SKIP: "dim"}  # fmt: skip
@@ -91,6 +92,8 @@ def render_report(report: SuiteReport, console: Console) -> None:
         f"{report.suite}: {s['passed']} passed, {s['failed']} failed, "
         f"{s['warned']} warned, {s['skipped']} skipped"
     )
+    if report.outcome is not RunOutcome.COMPLETED:
+        console.print(f"{report.suite}: {report.outcome.value}: {as_text(report.reason)}")
 
 
 def _result_json(r: CheckResult) -> dict[str, object]:
@@ -111,6 +114,8 @@ def to_json(reports: list[SuiteReport]) -> object:
         {
             "suite": report.suite,
             "target": report.target,
+            "outcome": report.outcome.value,
+            "reason": report.reason,
             "properties": report.properties,
             "checks": [_result_json(r) for r in report.results],
             "summary": report.summary(),
@@ -128,23 +133,38 @@ def to_junit(reports: list[SuiteReport]) -> ET.ElementTree[ET.Element]:
     """JUnit XML: one testsuite per suite, one testcase per check.
 
     A broken rule is a ``<failure>``; a crash of the checker an ``<error>``; a skipped
-    check ``<skipped>``; a warning passes with the warning in ``<system-out>``.
+    check ``<skipped>``; a warning passes with the warning in ``<system-out>``. A run
+    that did not complete (interrupted, peer not reached) has the testsuite properties
+    ``outcome`` and ``reason`` and an ``<error>`` testcase named ``run`` whose type is
+    the outcome.
     """
     root = ET.Element("testsuites", name="lvatool conformance")
     for report in reports:
         s = report.summary()
+        unfinished = report.outcome is not RunOutcome.COMPLETED
         suite = ET.SubElement(
             root, "testsuite",
             name=f"lvatool.conformance.{report.suite}",
-            tests=str(len(report.results)),
+            tests=str(len(report.results) + unfinished),
             failures=str(report.count(Outcome.FAIL)),
-            errors=str(report.count(Outcome.ERROR)),
+            errors=str(report.count(Outcome.ERROR) + unfinished),
             skipped=str(s["skipped"]),
             time=f"{sum(r.duration_s for r in report.results):.3f}",
         )  # fmt: skip
         properties = ET.SubElement(suite, "properties")
-        for name, value in report.properties.items():
+        run_facts = {"outcome": report.outcome.value}
+        if unfinished:
+            run_facts["reason"] = report.reason
+        for name, value in {**report.properties, **run_facts}.items():
             ET.SubElement(properties, "property", name=name, value=value)
+        if unfinished:
+            # A run that did not complete must not look green in CI: one error testcase
+            # says why, before the checks that did not run (each skipped with the reason).
+            classname = f"lvatool.conformance.{report.suite}"
+            case = ET.SubElement(suite, "testcase", name="run", classname=classname, time="0.000")
+            ET.SubElement(
+                case, "error", message=report.reason, type=report.outcome.value
+            ).text = f"{report.outcome.value}: {report.reason}"
         for r in report.results:
             case = ET.SubElement(
                 suite, "testcase",
@@ -167,3 +187,26 @@ def to_junit(reports: list[SuiteReport]) -> ET.ElementTree[ET.Element]:
 
 def write_junit(reports: list[SuiteReport], path: Path) -> None:
     to_junit(reports).write(path, encoding="utf-8", xml_declaration=True)
+
+
+class ReportPathError(ValueError):
+    """A report file that could not be written; ``str(error)`` names the option and why."""
+
+
+def check_report_path(path: Path, option: str) -> None:
+    """Refuse a report path that cannot be written, before the run rather than after it.
+
+    A suite can take a minute; finding out at the end that ``--junit out/r.xml`` names a
+    directory that does not exist would lose every verdict. Checked here: the directory
+    exists and is one, the path is not a directory, and both are writable.
+    """
+    directory = path.parent
+    if not directory.exists():
+        raise ReportPathError(f"{option} {path}: the directory {directory} does not exist")
+    if not directory.is_dir():
+        raise ReportPathError(f"{option} {path}: {directory} is not a directory")
+    if path.is_dir():
+        raise ReportPathError(f"{option} {path} is a directory; name a file in it")
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(directory, os.W_OK)
+    if not writable:
+        raise ReportPathError(f"{option} {path}: permission denied")

@@ -14,6 +14,20 @@ class Outcome(enum.Enum):
     ERROR = "error"  # the checker itself crashed: a bug of ours, reported as such
 
 
+class RunOutcome(enum.Enum):
+    """How a suite's run ended, as a whole (each check has its own :class:`Outcome`).
+
+    A report is written however the run ends, so a CI job that was interrupted, or whose
+    peer was never reached, still has a file saying so; checks that did not run are in it,
+    skipped with the reason.
+    """
+
+    COMPLETED = "completed"  # every selected check ran to a verdict
+    INTERRUPTED = "interrupted"  # Ctrl-C (SIGINT) or SIGTERM: exit code 130
+    CANNOT_CONNECT = "cannot connect"  # the peer was not reached or not started: exit 3
+    CANNOT_LISTEN = "cannot listen"  # the checking extension could not listen: exit 3
+
+
 @dataclass(frozen=True)
 class CheckResult:
     id: str
@@ -32,6 +46,8 @@ class SuiteReport:
     target: str
     results: list[CheckResult] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)
+    outcome: RunOutcome = RunOutcome.COMPLETED
+    reason: str = ""  # why the run did not complete, as one sentence ("" when it did)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)

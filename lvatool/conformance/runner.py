@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lvatool.conformance.catalogue import Check, CheckFailed, CheckSkipped, CheckWarning, Level
-from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
+from lvatool.conformance.interrupt import interruption_reason
+from lvatool.conformance.results import CheckResult, Outcome, RunOutcome, SuiteReport
 
 
 class Deadline:
@@ -91,7 +92,11 @@ def run_check(
     started = time.monotonic()
     thread = threading.Thread(target=body, name=f"check-{check.id}", daemon=True)
     thread.start()
-    thread.join(context.deadline_s)
+    try:
+        thread.join(context.deadline_s)
+    except BaseException:  # Ctrl-C: unblock the check's calls before the run unwinds
+        context.cancel_all()
+        raise
     timed_out = thread.is_alive()
     context.cancel_all()
     if timed_out:
@@ -143,6 +148,36 @@ def select_checks(
     return [c for c in checks if (not wanted or c.id in wanted) and c.id not in unwanted]
 
 
+#: How the message of a check that did not run begins (see :func:`not_run`).
+NOT_RUN = "not run: "
+
+
+def not_run(check: Check, reason: str) -> CheckResult:
+    """A check that did not run, skipped with ``reason`` (a budget spent, an interruption)."""
+    return CheckResult(
+        check.id, check.title, check.rules, check.level.value, Outcome.SKIP,
+        NOT_RUN + reason, 0.0,
+    )  # fmt: skip
+
+
+def ran_any(report: SuiteReport) -> bool:
+    """Whether any check of ``report`` ran (rather than being skipped as not run)."""
+    return any(not result.message.startswith(NOT_RUN) for result in report.results)
+
+
+def unfinished_report(
+    suite: str, target: str, checks: Iterable[Check], outcome: RunOutcome, reason: str
+) -> SuiteReport:
+    """The report of a run that ended before its checks: each one skipped with the reason.
+
+    Written in place of nothing, so a CI job whose peer was never reached, or that was
+    interrupted, still has a report naming every check it selected and why none ran.
+    """
+    report = SuiteReport(suite, target, outcome=outcome, reason=reason)
+    report.results = [not_run(check, reason) for check in checks]
+    return report
+
+
 def run_suite(
     suite: str,
     target: str,
@@ -155,22 +190,31 @@ def run_suite(
 ) -> SuiteReport:
     """Run ``checks`` in order. With ``budget_s``, the whole suite keeps within it: each
     check gets at most what is left, and checks that find too little left are skipped
-    (with the reason), so a slow or silent peer cannot stretch a CI job without bound."""
+    (with the reason), so a slow or silent peer cannot stretch a CI job without bound.
+
+    Ctrl-C (``KeyboardInterrupt``) ends the run early but not the report: the check in
+    progress has its calls cancelled, it and every later check are skipped with the
+    reason, and the report's ``outcome`` is ``interrupted``.
+    """
     report = SuiteReport(suite, target)
     end = None if budget_s is None else time.monotonic() + budget_s
-    for check in checks:
-        left = None if end is None else end - time.monotonic()
-        if left is not None and left < MIN_CHECK_S:
-            outcome = CheckResult(
-                check.id, check.title, check.rules, check.level.value, Outcome.SKIP,
-                f"not run: the suite's {budget_s:g} s budget (--timeout) was spent", 0.0,
-            )  # fmt: skip
-        else:
-            deadline = None if left is None else min(check.deadline_s, left)
-            outcome = run_check(check, environment, strict, deadline)
-        report.results.append(outcome)
-        if on_result is not None:
-            on_result(outcome)
+    checks = list(checks)
+    try:
+        for check in checks:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left < MIN_CHECK_S:
+                outcome = not_run(check, f"the suite's {budget_s:g} s budget (--timeout) was spent")
+            else:
+                deadline = None if left is None else min(check.deadline_s, left)
+                outcome = run_check(check, environment, strict, deadline)
+            report.results.append(outcome)
+            if on_result is not None:
+                on_result(outcome)
+    except KeyboardInterrupt as interrupt:
+        report.outcome = RunOutcome.INTERRUPTED
+        report.reason = interruption_reason(interrupt)
+        ran = {result.id for result in report.results}
+        report.results.extend(not_run(c, report.reason) for c in checks if c.id not in ran)
     return report
 
 
