@@ -95,11 +95,16 @@ _open_writers_lock = threading.Lock()
 
 @atexit.register
 def _remove_files_of_open_writers() -> None:
-    """Unlink (never unmap: a daemon thread may still write) every open writer's file."""
+    """Unlink (never unmap: a daemon thread may still write) every open writer's file.
+
+    Only this process's own: a forked child inherits the parent's writers, and its exit
+    must not take the parent's live buffer away.
+    """
     with _open_writers_lock:
         writers = list(_open_writers)
     for writer in writers:
-        writer.path.unlink(missing_ok=True)
+        if writer.creator_pid == os.getpid():
+            writer.path.unlink(missing_ok=True)
 
 
 class SharedMemoryWriter:
@@ -126,6 +131,7 @@ class SharedMemoryWriter:
         self.name = buffer_name(prefix, current_identity())
         self.path = root / self.name
         self.size = size
+        self.creator_pid = os.getpid()
         self._view: memoryview | None = None
         # Readable by the extension's user too: it may run in another container (M6).
         try:

@@ -151,6 +151,31 @@ def test_a_buffer_still_open_when_the_interpreter_exits_is_removed(shm_dir: Path
     assert list(shm_dir.iterdir()) == []
 
 
+FORK_AND_EXIT = """
+import os, sys
+from pathlib import Path
+from lvatool.shm.writer import SharedMemoryWriter
+writer = SharedMemoryWriter(4096, root=Path(sys.argv[1]))
+child = os.fork()
+if child == 0:
+    sys.exit(0)  # the child's interpreter exit runs the atexit clean-up
+os.waitpid(child, 0)
+print("kept" if writer.path.exists() else "removed")
+writer.close()
+"""
+
+
+def test_a_forked_child_leaves_its_parents_buffer_alone(shm_dir: Path) -> None:
+    """The exit clean-up of a child that inherited an open writer spares the parent's file."""
+    ran = subprocess.run(
+        [sys.executable, "-c", FORK_AND_EXIT, str(shm_dir)],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "kept"
+    assert list(shm_dir.iterdir()) == []
+
+
 def simulate_holding_frames(
     checker: CheckingExtension, *extra: str
 ) -> tuple[subprocess.Popen[str], Path]:
