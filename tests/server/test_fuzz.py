@@ -1,0 +1,219 @@
+"""Fuzz: nothing a client sends can crash, pin or silence the server (A3, H6, Q1, Q2, Q6).
+
+Hypothesis plays whole calls (see :mod:`tests.strategies`) against one in-process
+reference server over real gRPC on loopback, with a real ``/dev/shm`` buffer holding real
+frames, a symlink to it and a directory beside it. For every call:
+
+- it ends with a status before the client's own deadline: a call the server never ends
+  is a hang, and fails as one;
+- the status is one a server chooses: never ``UNKNOWN``, which is what gRPC sends when an
+  exception escapes the servicer (H6 grades it a crash);
+- a call that ends ``OK`` answered its descriptor and then every sample exactly once,
+  numbered 1, 2, 3 … (Q1, Q2, Q6);
+- a fresh, valid session is served right after it.
+
+Reproducible in CI: by default a fixed, derandomized set of examples runs (no example
+database is read or written), the same on every machine. ``LVATOOL_FUZZ_EXAMPLES=N``
+runs N random examples instead, for a longer hunt that keeps its failures in
+``.hypothesis/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from lvatool.contract import extension_pb2
+from lvatool.media import Encoding, FrameFormat
+from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
+from tests.bytescall import BytesCall
+from tests.frames import DARK, descriptor, encode, label, sample
+from tests.rawcall import RawCall
+from tests.strategies import TINY_IMAGES, Script, ShmPlaces, scripts
+
+Message = extension_pb2.MediaStreamMessage
+PLACES = ShmPlaces.unique()
+JPG = FrameFormat(Encoding.JPG)
+HANDSHAKE_TIMEOUT_S = 3.0
+CALL_DEADLINE_S = 30.0  # generous: a loaded 2-core machine; a hang still ends here
+
+_EXAMPLES = int(os.environ.get("LVATOOL_FUZZ_EXAMPLES", "0"))
+FUZZ = settings(
+    max_examples=_EXAMPLES or 150,
+    derandomize=not _EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=DirectoryBasedExampleDatabase(".hypothesis/examples") if _EXAMPLES else None,
+)
+
+#: Statuses the server may end a call with, and what each means here.
+SERVER_CHOICES = {
+    grpc.StatusCode.OK,
+    grpc.StatusCode.INVALID_ARGUMENT,  # malformed values (H6, M4, Q1, H2)
+    grpc.StatusCode.UNIMPLEMENTED,  # a valid format the server does not serve (H6)
+    grpc.StatusCode.FAILED_PRECONDITION,  # shared memory that cannot be opened (H6, M1)
+    grpc.StatusCode.RESOURCE_EXHAUSTED,  # a message over the limit, or no free session (H1)
+    grpc.StatusCode.DEADLINE_EXCEEDED,  # the server's handshake timeout (H2)
+    grpc.StatusCode.CANCELLED,  # the call broke under the server
+}
+
+
+@pytest.fixture(scope="module")
+def shm_places() -> Iterator[ShmPlaces]:
+    """The buffer, symlink and directory of :data:`PLACES`, in ``/dev/shm``, removed after."""
+    root = "/dev/shm"
+    buffer = os.path.join(root, PLACES.buffer)
+    fd = os.open(buffer, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, PLACES.size)
+        for offset, data in PLACES.regions:
+            os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+    os.symlink(buffer, os.path.join(root, PLACES.symlink))
+    os.mkdir(os.path.join(root, PLACES.directory))
+    try:
+        yield PLACES
+    finally:
+        os.unlink(os.path.join(root, PLACES.symlink))
+        os.rmdir(os.path.join(root, PLACES.directory))
+        os.unlink(buffer)
+
+
+@pytest.fixture(scope="module")
+def fuzz_channel(shm_places: ShmPlaces) -> Iterator[grpc.Channel]:
+    """A channel to one reference server, with small limits, shared by every example."""
+    policy = SessionPolicy(
+        handshake_timeout_s=HANDSHAKE_TIMEOUT_S,
+        batch_size=2,  # partial batches and flushes before an error are exercised too
+        batch_timeout_s=0.05,
+        idle_poll_s=0.2,
+        max_sessions=4,  # a leaked session slot shows within a few examples
+    )
+    options = ServerOptions(host="127.0.0.1", port=0, max_message_mib=8, policy=policy)
+    with (
+        ExtensionServer(options) as server,
+        grpc.insecure_channel(
+            server.address,
+            options=[
+                ("grpc.max_receive_message_length", 64 << 20),
+                ("grpc.max_send_message_length", 64 << 20),
+            ],
+        ) as channel,
+    ):
+        yield channel
+
+
+def play(channel: grpc.Channel, script: Script) -> BytesCall:
+    """Send the script's messages as bytes, end the call as it says; wait for the status."""
+    call = BytesCall(channel, deadline_s=CALL_DEADLINE_S)
+    encoded = script.encoded()
+    for index, data in enumerate(encoded):
+        call.send(data)
+        if index == 0 and script.wait_for_reply:
+            # Any first message gets a reply or ends the call (H2, H4, H6).
+            assert call.wait_for_response_or_end(CALL_DEADLINE_S), (
+                "hang: no reply and no status after the first message\n" + script.describe()
+            )
+    if script.ending == "cancel":
+        call.cancel()
+    else:
+        call.half_close()
+    assert call.wait_for_end(CALL_DEADLINE_S + 10), "the client's own deadline did not fire"
+    return call
+
+
+def judge(call: BytesCall, script: Script) -> None:
+    """The rules every call must end by, whatever the client sent."""
+    seen = f"{call.code} {call.details!r}\n{script.describe()}"
+    if script.ending == "cancel":
+        return  # the client's own CANCELLED; the next session shows the server is fine
+    assert not call.hit_own_deadline, f"hang: the server never ended the call; {seen}"
+    assert call.code != grpc.StatusCode.UNKNOWN, f"an exception escaped the servicer: {seen}"
+    assert call.code in SERVER_CHOICES, f"unexpected status: {seen}"
+    if call.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        assert "H2" in call.details, f"DEADLINE_EXCEEDED other than the handshake's: {seen}"
+    responses = [Message.FromString(data) for data in call.responses]
+    assert [r.sequence_number for r in responses] == list(range(1, len(responses) + 1)), (
+        f"responses not numbered 1, 2, 3 … (Q1): {seen}"
+    )
+    if call.code == grpc.StatusCode.OK:
+        kinds = [r.WhichOneof("payload") for r in responses]
+        expected = ["media_stream_descriptor"] + ["media_sample"] * script.sample_count
+        assert kinds == expected, f"an OK call must answer every sample once (Q2, Q6): {seen}"
+        acks = [r.ack_sequence_number for r in responses[1:]]
+        assert len(set(acks)) == len(acks), f"a sample acknowledged twice (Q2): {seen}"
+
+
+def assert_still_serving(channel: grpc.Channel) -> None:
+    """A fresh, valid session (one small JPG frame) gets its reply and one ack.
+
+    Session slots of calls that just ended are released as their handlers unwind, a
+    moment after the client saw the status, so RESOURCE_EXHAUSTED is retried until a
+    deadline; a slot that is never released fails here.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        call = RawCall(channel, deadline_s=20)
+        call.send(descriptor(JPG))
+        call.send(sample(2, encode(DARK, JPG)))
+        call.half_close()
+        responses = call.drain(timeout_s=25)
+        code, details = call.status(timeout_s=5)
+        if code == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() < deadline:
+            continue
+        assert code == grpc.StatusCode.OK, f"a fresh session was not served: {code} {details}"
+        assert [r.WhichOneof("payload") for r in responses] == [
+            "media_stream_descriptor",
+            "media_sample",
+        ]
+        assert responses[1].ack_sequence_number == 2
+        assert label(responses[1]) == "dark"
+        return
+
+
+def _rule(details: str) -> str:
+    """The rule ID a status message cites, such as ``M4``, or ``-``."""
+    found = re.search(r"\b([A-Z]\d{1,2})\)", details)
+    return found.group(1) if found else "-"
+
+
+def _valid_embedded_jpg() -> Script:
+    jpg = TINY_IMAGES[Encoding.JPG, 33, 17]
+    return Script((descriptor(JPG), sample(2, jpg), sample(3, jpg)), True, "half-close")
+
+
+@FUZZ
+@given(script=scripts(PLACES))
+@example(script=_valid_embedded_jpg())
+@example(script=Script((b"\xff",), wait_for_reply=True, ending="half-close"))
+def test_any_call_ends_with_a_status_and_the_server_carries_on(
+    fuzz_channel: grpc.Channel, script: Script
+) -> None:
+    """A3, H6: hostile descriptors, samples, numbers and bytes end only their own call."""
+    call = play(fuzz_channel, script)
+    # What the examples reached, for --hypothesis-show-statistics.
+    event(f"{script.ending}: {call.code.name if call.code else None}")
+    event(f"rule {_rule(call.details)}, {len(call.responses)} responses")
+    judge(call, script)
+    assert_still_serving(fuzz_channel)
+
+
+def test_a_client_that_says_nothing_gets_deadline_exceeded(fuzz_channel: grpc.Channel) -> None:
+    """H2: no descriptor within the handshake timeout ends the call; the server carries on."""
+    call = BytesCall(fuzz_channel, deadline_s=CALL_DEADLINE_S)
+    try:
+        assert call.wait_for_end(CALL_DEADLINE_S + 10)
+        assert not call.hit_own_deadline, "hang: the server never ended a silent call"
+        assert call.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "media_stream_descriptor" in call.details
+    finally:
+        call.cancel()
+    assert_still_serving(fuzz_channel)
