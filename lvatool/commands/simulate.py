@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, TypeVar
@@ -12,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from lvatool.addresses import AddressError, parse_target
 from lvatool.media import Encoding, PixelFormat, ScaleMode
 from lvatool.sim import (
     ConnectOptions,
@@ -26,11 +29,13 @@ from lvatool.sim import (
 from lvatool.sim import (
     simulate as run_simulation,
 )
-from lvatool.sim.report import render_summary, write_json
+from lvatool.sim.report import render_summary, unwritable_reason, write_json
 from lvatool.sim.samples import load_truth, sample_path, truth_path
 from lvatool.sim.topology import ExtensionSettings, TopologyError, read_topology
+from lvatool.text import as_text
 
 EXIT_OK, EXIT_THRESHOLD, EXIT_USAGE, EXIT_CONNECT, EXIT_VIOLATION = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130
 _FORMATS = {"jpeg": Encoding.JPG, "jpg": Encoding.JPG, "bmp": Encoding.BMP,
             "png": Encoding.PNG, "raw": Encoding.RAW}  # fmt: skip
 _EXIT_FOR_FAILURE = {
@@ -39,13 +44,32 @@ _EXIT_FOR_FAILURE = {
     "violation": EXIT_VIOLATION,
     "stalled": EXIT_THRESHOLD,
     "source": EXIT_USAGE,
-    "interrupted": 130,
+    "error": EXIT_THRESHOLD,  # our own failure: the run failed, the extension is not blamed
+    "interrupted": EXIT_INTERRUPTED,
 }
+_DEBUG_HINT = " (--debug prints the traceback)"
+_PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
+
+
+def _say(message: str, console: Console | None = None) -> None:
+    """One line on stderr; ``message`` is text (it may quote the extension), not markup."""
+    (console or Console(stderr=True)).print(
+        f"[red]lvatool simulate:[/red] {as_text(message)}", highlight=False
+    )
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    Console(stderr=True).print(f"[red]lvatool simulate:[/red] {message}", highlight=False)
+    _say(message)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def _interrupt_exits() -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) anywhere in the command: one word and exit 130, no traceback."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise _fail("interrupted", EXIT_INTERRUPTED) from None
 
 
 def _params(values: list[str]) -> dict[str, str]:
@@ -165,122 +189,161 @@ def simulate(
         float | None, typer.Option(help="Exit 1 if the p99 round trip is slower.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option(help="On an internal error, print its traceback (for a bug report).")
+    ] = False,
 ) -> None:
     """Stream a video to a gRPC extension exactly as LVA would, and measure what comes back.
 
     With no options: starts the reference server in-process, streams the bundled clip and
     checks every result against the clip's ground truth.
 
-    Exit codes: 0 ok, 1 a threshold not met or frames timed out, 2 usage, 3 cannot
-    connect (or the extension ended the call), 4 the extension broke the protocol.
+    Exit codes: 0 ok, 1 a threshold not met, frames timed out or an internal error, 2
+    usage, 3 cannot connect (or the extension ended the call), 4 the extension broke the
+    protocol, 130 interrupted.
     """
-    settings: ExtensionSettings | None = None
-    if topology is not None:
+    with _interrupt_exits():  # Ctrl-C while probing a video or starting up: 130 too
+        for option, path in (("--json", json_path), ("--output", output)):
+            reason = unwritable_reason(path) if path is not None else None
+            if reason:
+                raise _fail(f"{option} {path}: {reason}")
+        settings: ExtensionSettings | None = None
+        if topology is not None:
+            try:
+                settings = read_topology(topology, _params(param or []))
+            except TopologyError as error:
+                raise _fail(str(error)) from None
+        elif param:
+            raise _fail("--param needs --topology")
+        t = settings or ExtensionSettings(node_name="grpcExtension", topology_name="")
+
+        if on_full not in ("wait", "drop"):
+            raise _fail("--on-full must be wait or drop")
+        format_text = format
+        encoding = _FORMATS.get(format_text.casefold()) if format_text else None
+        if format_text and encoding is None:
+            raise _fail(f"--format {format_text!r}: expected jpeg, bmp, png or raw")
+        if pixel_format:
+            try:
+                chosen_pixel = PixelFormat[pixel_format.upper()]
+            except KeyError:
+                raise _fail(
+                    f"--pixel-format {pixel_format!r} is not one of the 11 RAW formats"
+                ) from None
+            if chosen_pixel is PixelFormat.NONE:
+                raise _fail("--pixel-format none is not a RAW layout")
+            encoding = encoding or Encoding.RAW
+        else:
+            chosen_pixel = None
         try:
-            settings = read_topology(topology, _params(param or []))
-        except TopologyError as error:
+            mode = ScaleMode.parse(scale_mode) if scale_mode else None
+        except ValueError as error:
+            raise _fail(f"--scale-mode: {error}") from None
+        if (username is None) != (password is None) and not settings:
+            raise _fail("give both --username and --password")
+
+        video_path = video or str(sample_path())
+        truth_file = truth
+        if truth_file is None and video is None:
+            truth_file = truth_path(Path(video_path))
+        try:
+            labels = load_truth(truth_file) if truth_file else None
+            VideoSource(video_path)  # fail now, clearly, rather than in every stream
+        except (ValueError, SourceError) as error:
             raise _fail(str(error)) from None
-    elif param:
-        raise _fail("--param needs --topology")
-    t = settings or ExtensionSettings(node_name="grpcExtension", topology_name="")
 
-    if on_full not in ("wait", "drop"):
-        raise _fail("--on-full must be wait or drop")
-    format_text = format
-    encoding = _FORMATS.get(format_text.casefold()) if format_text else None
-    if format_text and encoding is None:
-        raise _fail(f"--format {format_text!r}: expected jpeg, bmp, png or raw")
-    if pixel_format:
+        ca = None
+        if tls_ca is not None:
+            try:
+                ca = tls_ca.read_bytes()
+            except OSError as error:
+                raise _fail(f"cannot read --tls-ca {tls_ca}: {error.strerror}") from None
+            if _PEM_MARKER not in ca:
+                raise _fail(f"--tls-ca {tls_ca} holds no PEM certificate ({_PEM_MARKER.decode()})")
+        chosen_target = None
+        if target is not None:
+            try:
+                chosen_target = parse_target(target)
+            except AddressError as error:
+                raise _fail(f"--target {error}") from None
+        chosen_target = chosen_target or t.target
+        shm_mib = _pick(shm, t.shm_mib, 0.0)
         try:
-            chosen_pixel = PixelFormat[pixel_format.upper()]
-        except KeyError:
+            image = ImageOptions(
+                width=width if width is not None else t.width,
+                height=height if height is not None else t.height,
+                scale_mode=_pick(mode, t.scale_mode, ScaleMode.PRESERVE_ASPECT_RATIO),
+                encoding=_pick(encoding, t.encoding, Encoding.JPG),
+                quality=_pick(quality, t.quality, 90),
+                pixel_format=_pick(chosen_pixel, t.pixel_format, PixelFormat.BGR24),
+                stride_align=stride_align,
+            )
+        except ValueError as error:
+            raise _fail(str(error)) from None
+        stream = StreamOptions(
+            connect=ConnectOptions(
+                target=chosen_target or "",
+                connect_timeout_s=connect_timeout,
+                max_message_mib=max_message_mib,
+                username=_pick(username, t.username, None),
+                password=_pick(password, t.password, None),
+                tls_ca=ca,
+                tls_server_name=tls_server_name,
+            ),
+            image=image,
+            shm_bytes=int(shm_mib * (1 << 20)) or None,
+            on_full=on_full,
+            realtime=realtime,
+            max_fps=_pick(max_fps, t.max_fps, None),
+            max_in_flight=max_in_flight,
+            ack_timeout_s=ack_timeout,
+            extension_configuration=_pick(extension_config, t.extension_configuration, ""),
+            graph=("", t.topology_name or "lvatool-simulate", t.node_name) if settings else None,
+        )
+        options = RunOptions(
+            stream=stream,
+            video=video_path,
+            streams=streams,
+            loop=loop,
+            max_frames=max_frames,
+            truth=labels,
+            output=output,
+            serve_locally=not chosen_target,
+        )
+        err = Console(stderr=True)
+        if settings and settings.skip_without_annotation:
+            err.print("[yellow]warning:[/yellow] skipSamplesWithoutAnnotation is ignored: "
+                      "the simulator has no upstream inferences")  # fmt: skip
+        if settings and settings.tls and options.stream.connect.tls_ca is None:
+            err.print("[yellow]warning:[/yellow] the topology's endpoint is TLS; give --tls-ca")
+
+        try:
+            result = _run_with_progress(options, show=err.is_terminal and not quiet)
+        except Exception as error:  # the last guard: one sentence, never a traceback
+            if debug:
+                err.print_exception()
             raise _fail(
-                f"--pixel-format {pixel_format!r} is not one of the 11 RAW formats"
+                f"internal error in lvatool simulate, not the extension's fault: "
+                f"{type(error).__name__}: {error}" + ("" if debug else _DEBUG_HINT),
+                EXIT_THRESHOLD,
             ) from None
-        if chosen_pixel is PixelFormat.NONE:
-            raise _fail("--pixel-format none is not a RAW layout")
-        encoding = encoding or Encoding.RAW
-    else:
-        chosen_pixel = None
-    try:
-        mode = ScaleMode.parse(scale_mode) if scale_mode else None
-    except ValueError as error:
-        raise _fail(f"--scale-mode: {error}") from None
-    if (username is None) != (password is None) and not settings:
-        raise _fail("give both --username and --password")
-
-    video_path = video or str(sample_path())
-    truth_file = truth
-    if truth_file is None and video is None:
-        truth_file = truth_path(Path(video_path))
-    try:
-        labels = load_truth(truth_file) if truth_file else None
-        VideoSource(video_path)  # fail now, clearly, rather than in every stream
-    except (ValueError, SourceError) as error:
-        raise _fail(str(error)) from None
-
-    ca = None
-    if tls_ca is not None:
-        try:
-            ca = tls_ca.read_bytes()
-        except OSError as error:
-            raise _fail(f"cannot read --tls-ca {tls_ca}: {error.strerror}") from None
-    chosen_target = target or t.target
-    shm_mib = _pick(shm, t.shm_mib, 0.0)
-    image = ImageOptions(
-        width=width if width is not None else t.width,
-        height=height if height is not None else t.height,
-        scale_mode=_pick(mode, t.scale_mode, ScaleMode.PRESERVE_ASPECT_RATIO),
-        encoding=_pick(encoding, t.encoding, Encoding.JPG),
-        quality=_pick(quality, t.quality, 90),
-        pixel_format=_pick(chosen_pixel, t.pixel_format, PixelFormat.BGR24),
-        stride_align=stride_align,
-    )
-    stream = StreamOptions(
-        connect=ConnectOptions(
-            target=chosen_target or "",
-            connect_timeout_s=connect_timeout,
-            max_message_mib=max_message_mib,
-            username=_pick(username, t.username, None),
-            password=_pick(password, t.password, None),
-            tls_ca=ca,
-            tls_server_name=tls_server_name,
-        ),
-        image=image,
-        shm_bytes=int(shm_mib * (1 << 20)) or None,
-        on_full=on_full,
-        realtime=realtime,
-        max_fps=_pick(max_fps, t.max_fps, None),
-        max_in_flight=max_in_flight,
-        ack_timeout_s=ack_timeout,
-        extension_configuration=_pick(extension_config, t.extension_configuration, ""),
-        graph=("", t.topology_name or "lvatool-simulate", t.node_name) if settings else None,
-    )
-    options = RunOptions(
-        stream=stream,
-        video=video_path,
-        streams=streams,
-        loop=loop,
-        max_frames=max_frames,
-        truth=labels,
-        output=output,
-        serve_locally=not chosen_target,
-    )
-    err = Console(stderr=True)
-    if settings and settings.skip_without_annotation:
-        err.print("[yellow]warning:[/yellow] skipSamplesWithoutAnnotation is ignored: "
-                  "the simulator has no upstream inferences")  # fmt: skip
-    if settings and settings.tls and ca is None:
-        err.print("[yellow]warning:[/yellow] the topology's endpoint is TLS; give --tls-ca")
-
-    result = _run_with_progress(options, show=err.is_terminal and not quiet)
-    summary = result.summary
-    if json_path is not None:
-        write_json(summary, json_path)
-    if not quiet:
-        render_summary(summary, Console())
-    code = _exit_code(summary, min_fps, max_p99_ms, err)
-    raise typer.Exit(code)
+        summary = result.summary
+        json_lost = False
+        if json_path is not None:
+            try:
+                write_json(summary, json_path)
+            except OSError as error:  # checked before the run; it can still fill up
+                _say(f"cannot write --json {json_path}: {error.strerror or error}", err)
+                json_lost = True
+        if not quiet:
+            render_summary(summary, Console())
+        crash = next((f.details for f in result.failures if f.details), None)
+        if crash and debug:
+            err.print(crash, markup=False, highlight=False)
+        code = _exit_code(summary, min_fps, max_p99_ms, err, hint=bool(crash and not debug))
+        if json_lost and code == EXIT_OK:
+            code = EXIT_THRESHOLD  # the results were asked for and are lost: not a pass
+        raise typer.Exit(code)
 
 
 def _run_with_progress(options: RunOptions, show: bool) -> RunResult:
@@ -308,10 +371,19 @@ def _run_with_progress(options: RunOptions, show: bool) -> RunResult:
 
 
 def _exit_code(
-    summary: RunSummary, min_fps: float | None, max_p99_ms: float | None, err: Console
+    summary: RunSummary,
+    min_fps: float | None,
+    max_p99_ms: float | None,
+    err: Console,
+    *,
+    hint: bool = False,
 ) -> int:
+    """The exit code of a finished run; prints why it is not 0.
+
+    ``hint`` adds that ``--debug`` shows the traceback of an internal error.
+    """
     if summary.error:
-        err.print(f"[red]lvatool simulate:[/red] {summary.error}", highlight=False)
+        _say(summary.error + (_DEBUG_HINT if hint else ""), err)
         return _EXIT_FOR_FAILURE.get(summary.outcome, EXIT_THRESHOLD)
     stats = summary.stats
     failed = []
@@ -323,5 +395,5 @@ def _exit_code(
     if max_p99_ms is not None and p99 > max_p99_ms:
         failed.append(f"p99 round trip {p99:.1f} ms is above --max-p99-ms {max_p99_ms:g}")
     for message in failed:
-        err.print(f"[red]lvatool simulate:[/red] {message}", highlight=False)
+        _say(message, err)
     return EXIT_THRESHOLD if failed else EXIT_OK

@@ -5,32 +5,50 @@
 feeds every response to the session and queues the resulting events, so the caller can
 wait for acknowledgements with a deadline. The call itself has no overall deadline (a
 camera streams for days), but every wait here does.
+
+Responses are parsed here, not by gRPC: bytes that are not a ``MediaStreamMessage`` are
+the extension breaking the protocol (a :class:`~lvatool.protocol.RemoteProtocolError`),
+where gRPC would report its own ``INTERNAL`` status as if the connection had failed.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
+import traceback
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
-from lvatool.contract import extension_pb2, extension_pb2_grpc, inferencing_pb2
+from lvatool.addresses import AddressError, parse_target
+from lvatool.contract import extension_pb2, inferencing_pb2
 from lvatool.grpc_options import channel_options
 from lvatool.protocol import (
     AUTH_HEADER,
     AckReceived,
     ClientSession,
+    ClientState,
     ContentReference,
     ProtocolError,
+    RemoteProtocolError,
     ReplyReceived,
     StreamSpec,
     basic_credentials,
 )
+from lvatool.sim.connect_errors import explain
 
 Message = extension_pb2.MediaStreamMessage
+METHOD = (
+    "/microsoft.azure.media.live_video_analytics.extensibility.grpc.v1."
+    "MediaGraphExtension/ProcessMediaStream"
+)
+#: Any RPC answers the question "can a call get through?"; the standard health check is
+#: the one most servers have, and one that lacks it still answers (UNIMPLEMENTED).
+_PROBE_METHOD = "/grpc.health.v1.Health/Check"
 
 
 class CallError(Exception):
@@ -41,12 +59,41 @@ class CallError(Exception):
         self.code = code
 
 
+class ReaderCrashed(Exception):
+    """The reader thread failed on our side (a bug in lvatool, not the extension's fault).
+
+    Queued as an event like a :class:`ProtocolError`, so the stream ends with a failure
+    instead of waiting for acknowledgements that can no longer arrive; ``details`` keeps
+    the traceback for ``--debug``.
+    """
+
+    def __init__(self, message: str, details: str) -> None:
+        super().__init__(message)
+        self.details = details
+
+
 @dataclass(frozen=True)
 class CallEnded:
     """The server ended the call with ``code`` (``OK`` on a clean end)."""
 
     code: str
     details: str
+
+
+@dataclass(frozen=True)
+class _Undecodable:
+    """A response whose bytes do not parse as a ``MediaStreamMessage``."""
+
+    size: int
+    reason: str
+
+
+def _parse_response(data: bytes) -> Message | _Undecodable:
+    """gRPC's response deserializer: a message, or what was wrong with the bytes."""
+    try:
+        return Message.FromString(data)
+    except DecodeError as error:
+        return _Undecodable(len(data), str(error) or "not valid protobuf")
 
 
 @dataclass(frozen=True)
@@ -69,31 +116,76 @@ class ConnectOptions:
 
 
 def open_channel(options: ConnectOptions) -> grpc.Channel:
-    """A channel to ``options.target`` with raised message limits (E2) and optional TLS."""
+    """A channel to ``options.target`` with raised message limits (E2) and optional TLS.
+
+    The target may be written as LVA writes it (``tcp://HOST:PORT``); one without a port,
+    or with a bad one, raises :class:`CallError` (``INVALID_ARGUMENT``) at once rather
+    than after the connect timeout.
+    """
+    try:
+        target = parse_target(options.target)
+    except AddressError as error:
+        raise CallError(f"target {error}", code="INVALID_ARGUMENT") from None
     channel_args: list[tuple[str, Any]] = [
         (name, value)
         for name, value in channel_options(options.max_message_mib)
         if name != "grpc.so_reuseport"
     ]
     if options.tls_ca is None:
-        return grpc.insecure_channel(options.target, options=channel_args)
+        return grpc.insecure_channel(target, options=channel_args)
     if options.tls_server_name:
         channel_args.append(("grpc.ssl_target_name_override", options.tls_server_name))
     credentials = grpc.ssl_channel_credentials(root_certificates=options.tls_ca)
-    return grpc.secure_channel(options.target, credentials, options=channel_args)
+    return grpc.secure_channel(target, credentials, options=channel_args)
+
+
+def _probe(channel: grpc.Channel, timeout_s: float) -> str | None:
+    """The details of a call that cannot get through (``UNAVAILABLE``); None if it can."""
+    probe = channel.unary_unary(_PROBE_METHOD, request_serializer=None, response_deserializer=None)
+    try:
+        probe(b"", timeout=max(timeout_s, 0.01), wait_for_ready=False)
+    except grpc.RpcError as error:
+        if error.code() is grpc.StatusCode.UNAVAILABLE:
+            return str(error.details() or "")
+    return None
 
 
 def wait_for_channel(channel: grpc.Channel, options: ConnectOptions) -> None:
-    """Wait until the channel is connected or raise :class:`CallError`."""
+    """Wait until the channel is connected or raise :class:`CallError` saying why not.
+
+    While the channel is not ready, a probe call asks gRPC why: a refused connection may
+    still be a server starting up, so the wait goes on to ``connect_timeout_s``; a TLS
+    mistake cannot fix itself, so it fails at once, named (see :mod:`connect_errors`).
+    """
+    timeout = options.connect_timeout_s
+    deadline = time.monotonic() + timeout
+    ready = grpc.channel_ready_future(channel)
+    last_details = ""
     try:
-        grpc.channel_ready_future(channel).result(timeout=options.connect_timeout_s)
-    except grpc.FutureTimeoutError:
-        raise CallError(
-            f"cannot connect to {options.target} within {options.connect_timeout_s:g} s"
-        ) from None
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                ready.result(timeout=max(min(left, 0.5), 0.0))
+                return
+            except grpc.FutureTimeoutError:
+                pass
+            details = _probe(channel, min(deadline - time.monotonic(), 2.0))
+            if details:
+                last_details = details
+                problem = explain(options.target, details, tls=options.tls_ca is not None)
+                if problem is not None and problem.lasting:
+                    raise CallError(problem.sentence)
+            if time.monotonic() >= deadline:
+                break
+    finally:
+        ready.cancel()
+    problem = explain(options.target, last_details, tls=options.tls_ca is not None)
+    reason = f": {problem.sentence.split(': ', 1)[1]}" if problem else ""
+    raise CallError(f"cannot connect to {options.target} within {timeout:g} s{reason}")
 
 
 _CLOSE = object()
+Event = ReplyReceived | AckReceived | CallEnded | ProtocolError | ReaderCrashed
 
 
 class ExtensionCall:
@@ -115,13 +207,15 @@ class ExtensionCall:
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self._outbox: queue.Queue[Any] = queue.Queue()
-        self._events: queue.Queue[ReplyReceived | AckReceived | CallEnded | ProtocolError] = (
-            queue.Queue()
-        )
+        self._events: queue.Queue[Event] = queue.Queue()
         self.ended: CallEnded | None = None
-        stub = extension_pb2_grpc.MediaGraphExtensionStub(channel)  # type: ignore[no-untyped-call]
         self._outbox.put(self.session.start())
-        self._call = stub.ProcessMediaStream(
+        process = channel.stream_stream(
+            METHOD,
+            request_serializer=Message.SerializeToString,
+            response_deserializer=_parse_response,
+        )
+        self._call = process(
             self._requests(), metadata=options.metadata() or None, wait_for_ready=False
         )
         self._reader = threading.Thread(target=self._read, name="lvatool-call-reader", daemon=True)
@@ -152,7 +246,7 @@ class ExtensionCall:
                 f"the server ended the call before its descriptor: {event.code}: {event.details}",
                 code=event.code,
             )
-        if isinstance(event, ProtocolError):
+        if isinstance(event, ProtocolError | ReaderCrashed):
             raise event
         raise CallError("the server acknowledged a sample before its descriptor", code="INTERNAL")
 
@@ -182,9 +276,7 @@ class ExtensionCall:
         self._outbox.put(_CLOSE)
 
     # -- receiving -------------------------------------------------------------------
-    def next_event(
-        self, timeout_s: float
-    ) -> ReplyReceived | AckReceived | CallEnded | ProtocolError | None:
+    def next_event(self, timeout_s: float) -> Event | None:
         """The next event, or None when ``timeout_s`` passes first."""
         try:
             return self._events.get(timeout=max(timeout_s, 0.0))
@@ -194,6 +286,10 @@ class ExtensionCall:
     def _read(self) -> None:
         try:
             for message in self._call:
+                if isinstance(message, _Undecodable):
+                    self._events.put(self._undecodable(message))
+                    self._call.cancel()
+                    return
                 with self._lock:
                     try:
                         event = self.session.receive(message)
@@ -207,5 +303,26 @@ class ExtensionCall:
         except grpc.RpcError as error:
             code = error.code()
             self._events.put(CallEnded(code.name if code else "UNKNOWN", error.details() or ""))
+        except Exception as error:  # our bug: end the stream with it, never leave it waiting
+            self._events.put(
+                ReaderCrashed(f"{type(error).__name__}: {error}", traceback.format_exc())
+            )
+            self._call.cancel()
         finally:
             self._outbox.put(_CLOSE)
+
+    def _undecodable(self, response: _Undecodable) -> RemoteProtocolError:
+        """The protocol error of a response that is not a ``MediaStreamMessage`` at all.
+
+        Before the reply descriptor it breaks H2 (the first message must be a descriptor),
+        after it Q2 (each response acknowledges one sample with a ``media_sample``).
+        """
+        with self._lock:
+            first = self.session.state is ClientState.AWAIT_REPLY
+        what = "first message" if first else "a response"
+        return RemoteProtocolError(
+            f"the server's {what} is {response.size} bytes that do not parse as a "
+            f"MediaStreamMessage ({response.reason})",
+            rule="H2" if first else "Q2",
+            field="media_stream_descriptor" if first else "media_sample",
+        )

@@ -9,6 +9,7 @@ memory does not grow with the length of the video.
 from __future__ import annotations
 
 import threading
+import traceback
 from dataclasses import dataclass
 
 import av
@@ -27,9 +28,21 @@ class PreparedFrame:
 
 @dataclass(frozen=True)
 class DecodeEnded:
-    """No more frames; ``error`` says why if it was not the end of the video."""
+    """No more frames; ``error`` says why if it was not the end of the video.
+
+    ``crash`` holds the traceback when the reason is a bug of ours rather than the
+    video: the stream then ends as an internal error, not as a bad source.
+    """
 
     error: str | None = None
+    crash: str | None = None
+
+
+def _crashed(stage: str, error: Exception) -> DecodeEnded:
+    return DecodeEnded(
+        f"cannot {stage}: {type(error).__name__}: {error}",
+        crash="".join(traceback.format_exception(error)),
+    )
 
 
 class DecoderThread:
@@ -92,8 +105,10 @@ class DecoderThread:
                     return
         except SourceError as error:
             end = DecodeEnded(str(error))
+        except av.FFmpegError as error:  # the video, not us
+            end = DecodeEnded(f"cannot decode {self.source.location}: {error}")
         except Exception as error:  # a decoder failure must end the run, not hang it
-            end = DecodeEnded(f"cannot decode: {type(error).__name__}: {error}")
+            end = _crashed("decode", error)
         self._decoded.put(end)
 
     def _prepare(self) -> None:
@@ -107,9 +122,7 @@ class DecoderThread:
             try:
                 prepared = self.preparer.prepare(item.frame)
             except Exception as error:  # a conversion failure must end the run, not hang it
-                self._prepared.put(
-                    DecodeEnded(f"cannot prepare frame: {type(error).__name__}: {error}")
-                )
+                self._prepared.put(_crashed("prepare a frame", error))
                 return
             if not self._prepared.put(PreparedFrame(item.index, item.time_s, prepared)):
                 return

@@ -29,6 +29,9 @@ from lvatool.media import (
     scaled_size,
 )
 
+#: The largest width or height a frame may be scaled to (a 16K frame).
+MAX_SIDE = 16384
+
 #: PyAV's name for each RAW pixel format of the contract.
 AV_PIXEL_FORMATS: dict[PixelFormat, str] = {
     PixelFormat.YUV420P: "yuv420p",
@@ -56,6 +59,20 @@ class ImageOptions:
     quality: int = 90
     pixel_format: PixelFormat = PixelFormat.BGR24
     stride_align: int = 1
+
+    def __post_init__(self) -> None:
+        """Refuse values no frame can have, here, before a stream thread meets them.
+
+        A width of 0 used to reach the scaler inside a stream and crash it mid-run; the
+        command names the option, this names the field for callers from Python.
+        """
+        for name, value in (("width", self.width), ("height", self.height)):
+            if value is not None and not 1 <= value <= MAX_SIDE:
+                raise ValueError(f"image {name} must be 1-{MAX_SIDE} pixels, not {value}")
+        if not 0 <= self.quality <= 100:
+            raise ValueError(f"JPEG quality must be 0-100, not {self.quality}")
+        if not 1 <= self.stride_align <= 4096:
+            raise ValueError(f"stride alignment must be 1-4096 bytes, not {self.stride_align}")
 
 
 def aligned(value: int, alignment: int) -> int:

@@ -1,8 +1,14 @@
-"""The run summary for people (a rich table) and for machines (``--json``)."""
+"""The run summary for people (a rich table) and for machines (``--json``).
+
+Labels, status details and warnings come from the extension: the table shows them as
+text (:func:`lvatool.text.as_text`), never as rich markup or terminal control, so a tag
+of ``[/]`` or an ANSI escape cannot crash the report or act on the user's terminal.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +16,24 @@ from rich.console import Console
 from rich.table import Table
 
 from lvatool.sim.stats import RunSummary
+from lvatool.text import as_text
+
+
+def unwritable_reason(path: Path) -> str | None:
+    """Why ``path`` cannot be written, or None.
+
+    Checked before a run, so that its results are never lost to a typo in a directory
+    name after minutes of streaming.
+    """
+    if path.is_dir():
+        return f"{path} is a directory"
+    folder = path.parent
+    if not folder.exists():
+        return f"the directory {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is not a directory"
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(folder, os.W_OK | os.X_OK)
+    return None if writable else f"no permission to write {path}"
 
 
 def transfer_text(data: dict[str, Any]) -> str:
@@ -29,13 +53,16 @@ def render_summary(summary: RunSummary, console: Console) -> None:
     table.add_column("figure", style="bold")
     table.add_column("value")
     table.add_row(
-        "target", f"{data['target']} ({data['streams']} stream(s), {transfer_text(data)})"
+        "target",
+        f"{as_text(data['target'])} ({data['streams']} stream(s), {transfer_text(data)})",
     )
     for key in (
         "frames_decoded", "frames_sent", "frames_acked", "frames_with_inferences",
         "frames_dropped", "frames_timed_out",
     ):  # fmt: skip
         table.add_row(key.replace("_", " "), str(data[key]))
+    if data["frames_interrupted"]:
+        table.add_row("frames interrupted", str(data["frames_interrupted"]))
     if data["frames_sampled_out"]:
         table.add_row("frames sampled out", str(data["frames_sampled_out"]))
     table.add_row("frames per second", f"{data['fps']:.1f}")
@@ -45,7 +72,9 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         " / ".join(f"{latency[key]:.2f}" for key in ("p50", "p90", "p99", "max")),
     )
     table.add_row("bytes sent", f"{data['bytes_sent']:,}")
-    labels = ", ".join(f"{name}: {count}" for name, count in data["labels"].items()) or "none"
+    labels = (
+        ", ".join(f"{as_text(name)}: {count}" for name, count in data["labels"].items()) or "none"
+    )
     table.add_row("labels", labels)
     if "truth" in data:
         truth = data["truth"]
@@ -55,7 +84,7 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         )
     console.print(table)
     for warning in data["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {as_text(warning)}", highlight=False)
 
 
 def write_json(summary: RunSummary, path: Path) -> None:

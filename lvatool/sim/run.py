@@ -18,7 +18,7 @@ from typing import IO, Literal
 from lvatool.sim.publish import EventWriter
 from lvatool.sim.source import VideoSource
 from lvatool.sim.stats import RunSummary, StreamStats
-from lvatool.sim.stream import StreamFailure, StreamOptions, StreamRunner
+from lvatool.sim.stream import StreamFailure, StreamOptions, StreamRunner, internal_failure
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class RunOptions:
 
 @dataclass
 class RunResult:
+    """The summary, and each stream's failure (``details``: a traceback, for ``--debug``)."""
+
     summary: RunSummary
     failures: list[StreamFailure]
 
@@ -71,7 +73,9 @@ def simulate(
             )
         output: IO[str] | None = None
         if options.output is not None:
-            output = stack.enter_context(options.output.open("w", encoding="utf-8"))
+            # Line-buffered: each event reaches the file as it happens (``tail -f`` works),
+            # and a full disk fails that write, inside the stream, not the final close.
+            output = stack.enter_context(options.output.open("w", encoding="utf-8", buffering=1))
         return _run_streams(options, stream_options, stop, output, on_progress)
     raise AssertionError("unreachable")
 
@@ -109,6 +113,8 @@ def _run_streams(
     def run_one(runner: StreamRunner, done: threading.Event) -> None:
         try:
             runner.run()
+        except Exception as error:  # run() keeps its failures; this guards against its bugs
+            runner.failure = runner.failure or internal_failure(error)
         finally:
             done.set()
 
@@ -148,7 +154,9 @@ def _run_streams(
     if stop.is_set():
         summary.outcome, summary.error = "interrupted", "interrupted"
     elif failures:
-        summary.outcome, summary.error = failures[0].kind, str(failures[0])
+        # Our own failure first: it may be what made the other streams fail too.
+        first = next((f for f in failures if f.kind == "error"), failures[0])
+        summary.outcome, summary.error = first.kind, str(first)
     return RunResult(summary, failures)
 
 

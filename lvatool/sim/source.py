@@ -3,6 +3,11 @@
 :class:`VideoSource` yields :class:`SourceFrame` values: the decoded frame, its index and
 its presentation time in seconds from the start of the run. With ``loop`` a file starts
 over when it ends and the times keep increasing, as a camera's would.
+
+A packet the decoder rejects (corrupt data in the middle of a file, a glitch on a live
+stream) is skipped and counted in :attr:`VideoSource.skipped_packets`, as a player
+would skip it, rather than ending the run; a video of which no packet decodes at all
+is still an error.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class VideoSource:
         self.loop = loop and not self.live
         self.max_frames = max_frames
         self.open_timeout_s = open_timeout_s
+        self.skipped_packets = 0
         container = self._open()
         try:
             stream = container.streams.video[0]
@@ -98,7 +104,7 @@ class VideoSource:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
                 first: float | None = None
-                for frame in container.decode(stream):
+                for frame in self._decode(container, stream):
                     if self.max_frames is not None and index >= self.max_frames:
                         return
                     seconds = float(frame.time) if frame.time is not None else index / self.info.fps
@@ -107,6 +113,11 @@ class VideoSource:
                     last_s = offset_s + seconds - first
                     yield SourceFrame(index, last_s, frame)
                     index += 1
+                if index == 0 and self.skipped_packets:
+                    raise SourceError(
+                        f"cannot decode {self.location}: none of its "
+                        f"{self.skipped_packets} packets decodes"
+                    )
             except av.FFmpegError as error:
                 raise SourceError(f"cannot decode {self.location}: {error}") from None
             finally:
@@ -114,3 +125,15 @@ class VideoSource:
             if not self.loop or index == 0:
                 return
             offset_s = last_s + 1.0 / self.info.fps
+
+    def _decode(
+        self, container: av.container.InputContainer, stream: av.VideoStream
+    ) -> Iterator[av.VideoFrame]:
+        """The frames of ``stream``, packet by packet, skipping packets that do not decode."""
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError:
+                self.skipped_packets += 1
+                continue
+            yield from frames  # type: ignore[misc]

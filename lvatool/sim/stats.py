@@ -1,7 +1,8 @@
 """What a run measured: counts, labels, latency percentiles, truth matches.
 
 Memory stays flat however long a run lasts: latencies go into a fixed log-scale
-histogram (1 % resolution), not a list, and labels into a counter of distinct tags.
+histogram (1 % resolution), not a list, labels into a counter of distinct tags, and
+warnings into a tally of distinct kinds (:mod:`lvatool.sim.tally`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from lvatool.sim.tally import WarningTally
 
 _MIN_MS = 0.001
 _STEP = math.log(1.01)
@@ -59,6 +62,7 @@ class StreamStats:
     frames_with_inferences: int = 0
     frames_dropped: int = 0
     frames_timed_out: int = 0
+    frames_interrupted: int = 0  # in flight when the run was stopped (Ctrl-C)
     frames_sampled_out: int = 0
     late_acks: int = 0
     bytes_sent: int = 0
@@ -66,7 +70,7 @@ class StreamStats:
     truth_matched: int = 0
     labels: Counter[str] = field(default_factory=Counter)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
-    warnings: list[str] = field(default_factory=list)
+    warnings: WarningTally = field(default_factory=WarningTally)
     first_sent_at: float | None = None  # time.monotonic() of the first sample sent
     last_acked_at: float | None = None  # … and of the last acknowledgement
 
@@ -80,8 +84,8 @@ class StreamStats:
     def merge(self, other: StreamStats) -> None:
         for name in (
             "frames_decoded", "frames_sent", "frames_acked", "frames_with_inferences",
-            "frames_dropped", "frames_timed_out", "frames_sampled_out", "late_acks",
-            "bytes_sent", "truth_compared", "truth_matched",
+            "frames_dropped", "frames_timed_out", "frames_interrupted", "frames_sampled_out",
+            "late_acks", "bytes_sent", "truth_compared", "truth_matched",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         firsts = [t for t in (self.first_sent_at, other.first_sent_at) if t is not None]
@@ -90,7 +94,7 @@ class StreamStats:
         self.last_acked_at = max(lasts) if lasts else None
         self.labels.update(other.labels)
         self.latency.merge(other.latency)
-        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
+        self.warnings.merge(other.warnings)
 
 
 @dataclass
@@ -133,6 +137,7 @@ class RunSummary:
             "frames_with_inferences": s.frames_with_inferences,
             "frames_dropped": s.frames_dropped,
             "frames_timed_out": s.frames_timed_out,
+            "frames_interrupted": s.frames_interrupted,
             "frames_sampled_out": s.frames_sampled_out,
             "late_acks": s.late_acks,
             "bytes_sent": s.bytes_sent,
@@ -148,7 +153,7 @@ class RunSummary:
             "labels": dict(sorted(s.labels.items())),
             "outcome": self.outcome,
             "error": self.error,
-            "warnings": s.warnings,
+            "warnings": s.warnings.texts(),
         }
         if s.truth_compared:
             result["truth"] = {

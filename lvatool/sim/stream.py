@@ -6,12 +6,17 @@ samples unacknowledged, accepts acks late and in any order (Q4), frees a region 
 when its ack arrives (M3) and bounds every wait: an ack that does not come within
 ``ack_timeout_s`` is counted as timed out, and an extension that acknowledges nothing
 for that long ends the stream.
+
+Nothing escapes :meth:`StreamRunner.run`: the extension's faults, the video's and our
+own bugs all end the stream as a :class:`StreamFailure` of a kind the command maps to
+its exit code, so a crash can never look like a clean run.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ import grpc
 from lvatool.protocol import (
     AckReceived,
     ContentReference,
+    LocalProtocolError,
     ProtocolError,
     ReplyReceived,
     SharedMemoryTransfer,
@@ -33,6 +39,7 @@ from lvatool.sim.call import (
     CallError,
     ConnectOptions,
     ExtensionCall,
+    ReaderCrashed,
     open_channel,
     wait_for_channel,
 )
@@ -61,11 +68,37 @@ class StreamOptions:
 
 
 class StreamFailure(Exception):
-    """The stream ended early. ``kind``: connect, refused, violation, stalled or source."""
+    """The stream ended early.
 
-    def __init__(self, kind: str, message: str) -> None:
+    ``kind``: connect, refused, violation, stalled, source, stopped (interrupted) or error
+    (lvatool's own fault: a bug, or a local file it cannot write); ``details`` keeps the
+    traceback of an unexpected exception, for ``--debug``.
+    """
+
+    def __init__(self, kind: str, message: str, details: str | None = None) -> None:
         super().__init__(message)
         self.kind = kind
+        self.details = details
+
+
+def internal_failure(error: BaseException) -> StreamFailure:
+    """An unexpected exception as a failure: one sentence, the traceback kept aside."""
+    return StreamFailure(
+        "error",
+        f"internal error in lvatool simulate, not the extension's fault: "
+        f"{type(error).__name__}: {error}",
+        details="".join(traceback.format_exception(error)),
+    )
+
+
+def _buffer_failure(error: OSError) -> StreamFailure:
+    """The shared buffer cannot be made: no transfer can be set up (exit 3, like connect)."""
+    if error.strerror and str(error).startswith("[Errno"):
+        where = f" {error.filename}" if error.filename else ""
+        return StreamFailure(
+            "connect", f"cannot create the shared buffer{where} for --shm: {error.strerror}"
+        )
+    return StreamFailure("connect", str(error))
 
 
 @dataclass
@@ -108,13 +141,15 @@ class StreamRunner:
     # -- the run -----------------------------------------------------------------------
     def run(self) -> StreamStats:
         """Stream the whole source; failures are kept in ``self.failure``, never raised."""
-        preparer = FramePreparer(
-            self.options.image, self.source.info.width, self.source.info.height
-        )
-        decoder = DecoderThread(self.source, preparer, max_fps=self.options.max_fps)
-        channel = open_channel(self.options.connect)
+        decoder: DecoderThread | None = None
+        channel: grpc.Channel | None = None
         shm: SharedMemoryWriter | None = None
         try:
+            preparer = FramePreparer(
+                self.options.image, self.source.info.width, self.source.info.height
+            )
+            decoder = DecoderThread(self.source, preparer, max_fps=self.options.max_fps)
+            channel = self._open_channel()
             if self.options.shm_bytes:
                 try:
                     shm = SharedMemoryWriter(
@@ -138,21 +173,48 @@ class StreamRunner:
             self._finish()
         except StreamFailure as failure:
             self.failure = failure
+        except OSError as error:
+            # Before the allocator exists, only making the buffer does I/O that can fail.
+            made = self._allocator is not None or not self.options.shm_bytes
+            self.failure = internal_failure(error) if made else _buffer_failure(error)
+        except Exception as error:  # a bug of ours must end the run as a failure, not "ok"
+            self.failure = internal_failure(error)
         finally:
+            self._clean_up(decoder, channel, shm)
+        return self.stats
+
+    def _clean_up(
+        self,
+        decoder: DecoderThread | None,
+        channel: grpc.Channel | None,
+        shm: SharedMemoryWriter | None,
+    ) -> None:
+        """Stop the stages, end the call, remove the buffer: whatever ended the stream."""
+        if decoder is not None:
             decoder.stop()
             self.stats.frames_decoded = decoder.decoded
             self.stats.frames_sampled_out = decoder.sampled_out
-            self._give_up_on_pending()
-            if self._call is not None and self._ended is None:
-                self._call.cancel()
-            if shm is not None:
-                shm.close()
+        skipped = self.source.skipped_packets
+        if skipped:
+            self.stats.warnings.add(
+                f"skipped {skipped} undecodable packets of {self.source.location} "
+                "(corrupt video data)"
+            )
+        self._give_up_on_pending()
+        if self._call is not None and self._ended is None:
+            self._call.cancel()
+        if shm is not None:
+            shm.close()
+        if channel is not None:
             channel.close()
-            if self._call is not None:
-                self.stats.warnings.extend(
-                    w for w in self._call.warnings if w not in self.stats.warnings
-                )
-        return self.stats
+        if self._call is not None:
+            self.stats.warnings.extend(self._call.warnings)
+
+    def _open_channel(self) -> grpc.Channel:
+        try:
+            return open_channel(self.options.connect)
+        except CallError as error:
+            raise StreamFailure("connect", str(error)) from None
 
     def _connect(self, channel: grpc.Channel, spec: StreamSpec) -> None:
         options = self.options.connect
@@ -163,8 +225,12 @@ class StreamRunner:
         except CallError as error:
             kind = "connect" if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") else "refused"
             raise StreamFailure(kind, str(error)) from None
+        except LocalProtocolError as error:  # our side broke a rule: our bug, not theirs
+            raise internal_failure(error) from None
         except ProtocolError as error:
-            raise StreamFailure("violation", str(error)) from None
+            raise StreamFailure("violation", f"the extension broke the protocol: {error}") from None
+        except ReaderCrashed as error:
+            raise internal_reader_failure(error) from None
         self._last_progress = time.monotonic()
 
     def _stream(
@@ -177,6 +243,13 @@ class StreamRunner:
         while not self.stop.is_set():
             item = self._next_frame(decoder)
             if isinstance(item, DecodeEnded):
+                if item.crash is not None:
+                    raise StreamFailure(
+                        "error",
+                        f"internal error in lvatool simulate, not the extension's fault: "
+                        f"{item.error}",
+                        details=item.crash,
+                    )
                 if item.error:
                     raise StreamFailure("source", item.error)
                 return
@@ -212,7 +285,7 @@ class StreamRunner:
                 return item
             self._service(0.002)
             self._expire(time.monotonic())
-        return DecodeEnded()
+        raise StreamFailure("stopped", "interrupted")
 
     def _place(self, size: int) -> int | None:
         """A region for a sample of ``size`` bytes, waiting or dropping when full (M5)."""
@@ -245,7 +318,7 @@ class StreamRunner:
         while self._ended is None and time.monotonic() < deadline:
             self._service(deadline - time.monotonic())
         if self._ended is None:
-            self.stats.warnings.append(
+            self.stats.warnings.add(
                 f"the extension did not end the call within {self.options.ack_timeout_s:g} s "
                 "of the half-close (Q6)"
             )
@@ -285,6 +358,8 @@ class StreamRunner:
             self._on_ack(event)
         elif isinstance(event, ProtocolError):
             raise StreamFailure("violation", f"the extension broke the protocol: {event}")
+        elif isinstance(event, ReaderCrashed):
+            raise internal_reader_failure(event)
         elif isinstance(event, CallEnded):
             self._ended = event
             pending = len(self._inflight) + len(self._expired)
@@ -310,9 +385,7 @@ class StreamRunner:
         self._expired.pop(sent.sequence, None)
         if sent.region is not None and self._allocator is not None:
             self._allocator.free(sent.region)  # only now may the region be reused (M3)
-        for warning in event.warnings:
-            if warning not in self.stats.warnings:
-                self.stats.warnings.append(warning)
+        self.stats.warnings.extend(event.warnings)
         if sent.timed_out:
             self.stats.late_acks += 1
             return
@@ -334,8 +407,13 @@ class StreamRunner:
             if label == self.truth[sent.index % len(self.truth)]:
                 stats.truth_matched += 1
         if self.events is not None:
-            with self._events_lock:
-                self.events.write(event.timestamp, event.inferences)
+            try:
+                with self._events_lock:
+                    self.events.write(event.timestamp, event.inferences)
+            except OSError as error:
+                raise StreamFailure(
+                    "error", f"cannot write the --output file: {error.strerror or error}"
+                ) from None
 
     def _expire(self, now: float, *, final: bool = False) -> None:
         """Count acks overdue by ``ack_timeout_s`` as timed out; detect a silent extension.
@@ -364,8 +442,21 @@ class StreamRunner:
             )
 
     def _give_up_on_pending(self) -> None:
+        """Stop waiting for what is in flight: timed out, or interrupted by a stop."""
+        interrupted = self.stop.is_set()
         for sent in self._inflight.values():
             sent.timed_out = True
-            self.stats.frames_timed_out += 1
+            if interrupted:
+                self.stats.frames_interrupted += 1
+            else:
+                self.stats.frames_timed_out += 1
         self._expired.update(self._inflight)
         self._inflight.clear()
+
+
+def internal_reader_failure(error: ReaderCrashed) -> StreamFailure:
+    return StreamFailure(
+        "error",
+        f"internal error in lvatool simulate, not the extension's fault: {error}",
+        details=error.details,
+    )

@@ -4,6 +4,10 @@ Topologies name things in varied case (``SharedMemorySizeMiB`` or
 ``sharedMemorySizeMiB``, ``Embedded`` or ``embedded``), so every key and enumerated
 value is matched case-insensitively (F1). ``${name}`` references are resolved from
 ``--param`` values first and the topology's parameter defaults second.
+
+Values are judged here, where the error can name both the topology field and the
+parameter it came from ("image.scale.width is 0 (from parameter frameWidth)"), not
+inside a stream where a width of 0 crashed the scaler mid-run.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lvatool.addresses import AddressError, parse_target
 from lvatool.media import Encoding, PixelFormat, ScaleMode
+from lvatool.sim.prepare import MAX_SIDE
 
 _REFERENCE = re.compile(r"\$\{([^}]+)\}")
 _ENCODINGS = {"jpeg": Encoding.JPG, "jpg": Encoding.JPG, "bmp": Encoding.BMP,
@@ -82,6 +88,12 @@ class _Resolver:
 
         return _REFERENCE.sub(substitute, value)
 
+    @staticmethod
+    def origin(raw: Any) -> str:
+        """`` (from parameter NAME)`` when ``raw`` refers to parameters, else nothing."""
+        names = _REFERENCE.findall(raw) if isinstance(raw, str) else []
+        return f" (from parameter {', '.join(names)})" if names else ""
+
 
 def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
     if value is None or value == "":
@@ -90,6 +102,26 @@ def _number(value: Any, where: str, kind: type[int] | type[float]) -> Any:
         return kind(value)
     except (TypeError, ValueError):
         raise TopologyError(f"{where} is {value!r}, not a number") from None
+
+
+def _ranged(
+    resolve: _Resolver,
+    raw: Any,
+    where: str,
+    kind: type[int] | type[float],
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+) -> Any:
+    """The number at ``where``, which must lie in ``low``-``high``; None when absent."""
+    value = _number(resolve(raw, where), where + resolve.origin(raw), kind)
+    if value is None:
+        return None
+    if value < low or value > high or (low_open and value == low):
+        bounds = f"above {low:g} and at most {high:g}" if low_open else f"{low:g}-{high:g}"
+        raise TopologyError(f"{where} is {value:g}{resolve.origin(raw)}; expected {bounds}")
+    return value
 
 
 def _find_extension(document: Any) -> dict[str, Any]:
@@ -117,10 +149,14 @@ def read_topology(path: Path, params: dict[str, str] | None = None) -> Extension
     at = f"processor {name!r}"
 
     endpoint = _get(node, "endpoint") or {}
-    url = resolve(_get(endpoint, "url"), f"{at} endpoint.url")
+    raw_url = _get(endpoint, "url")
+    url = resolve(raw_url, f"{at} endpoint.url")
     target = None
     if isinstance(url, str) and url:
-        target = re.sub(r"^[a-z]+://", "", url.strip(), flags=re.IGNORECASE).rstrip("/")
+        try:
+            target = parse_target(url)
+        except AddressError as error:
+            raise TopologyError(f"{at} endpoint.url{resolve.origin(raw_url)} {error}") from None
     credentials = _get(endpoint, "credentials") or {}
     username = resolve(_get(credentials, "username"), f"{at} credentials.username")
     password = resolve(_get(credentials, "password"), f"{at} credentials.password")
@@ -129,8 +165,9 @@ def read_topology(path: Path, params: dict[str, str] | None = None) -> Extension
     mode = str(resolve(_get(transfer, "mode"), f"{at} dataTransfer.mode") or "embedded")
     shm_mib = None
     if mode.casefold() == "sharedmemory":
-        size = resolve(_get(transfer, "sharedMemorySizeMiB"), f"{at} dataTransfer")
-        shm_mib = _number(size, f"{at} dataTransfer.sharedMemorySizeMiB", float) or 64.0
+        size = _get(transfer, "sharedMemorySizeMiB")
+        where = f"{at} dataTransfer.sharedMemorySizeMiB"
+        shm_mib = _ranged(resolve, size, where, float, 0, 1024, low_open=True) or 64.0
     elif mode.casefold() != "embedded":
         raise TopologyError(
             f"{at} dataTransfer.mode is {mode!r}; expected embedded or sharedMemory"
@@ -172,18 +209,24 @@ def read_topology(path: Path, params: dict[str, str] | None = None) -> Extension
         username=username or None,
         password=password or None,
         shm_mib=shm_mib,
-        width=_number(resolve(_get(scale, "width"), at), f"{at} image.scale.width", int),
-        height=_number(resolve(_get(scale, "height"), at), f"{at} image.scale.height", int),
+        width=_ranged(resolve, _get(scale, "width"), f"{at} image.scale.width", int, 1, MAX_SIDE),
+        height=_ranged(
+            resolve, _get(scale, "height"), f"{at} image.scale.height", int, 1, MAX_SIDE
+        ),
         scale_mode=scale_mode,
         encoding=encoding,
-        quality=_number(
-            resolve(_get(image_format, "quality"), at), f"{at} image.format.quality", int
+        quality=_ranged(
+            resolve, _get(image_format, "quality"), f"{at} image.format.quality", int, 0, 100
         ),
         pixel_format=pixel_format,
-        max_fps=_number(
-            resolve(_get(sampling, "maximumSamplesPerSecond"), at),
+        max_fps=_ranged(
+            resolve,
+            _get(sampling, "maximumSamplesPerSecond"),
             f"{at} samplingOptions.maximumSamplesPerSecond",
             float,
+            0,
+            1e6,
+            low_open=True,
         ),
         skip_without_annotation=str(skip).casefold() == "true",
         extension_configuration=config if isinstance(config, str) else None,
