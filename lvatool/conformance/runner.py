@@ -91,8 +91,8 @@ def run_check(
 
     started = time.monotonic()
     thread = threading.Thread(target=body, name=f"check-{check.id}", daemon=True)
-    thread.start()
     try:
+        thread.start()
         thread.join(context.deadline_s)
     except BaseException:  # Ctrl-C: unblock the check's calls before the run unwinds
         context.cancel_all()

@@ -207,3 +207,38 @@ def test_a_client_past_its_timeout_is_ended_with_everything_it_started(
     assert document["outcome"] == "cannot connect"
     assert client.started(), "the client did not start within --timeout; raise it"
     wait_for(lambda: all(gone(pid) for pid in client.pids()), "the client's group ended", END_S)
+
+
+def test_an_interrupt_between_checks_keeps_the_verdicts_so_far() -> None:
+    """SIGTERM while a check waits on its peer: earlier verdicts kept, the waiting check's
+    calls cancelled (so its thread ends), it and later checks skipped with the reason."""
+    from lvatool.conformance.catalogue import Check, Level
+    from lvatool.conformance.interrupt import interrupts_raise
+    from lvatool.conformance.results import Outcome, RunOutcome
+    from lvatool.conformance.runner import CheckContext, run_suite
+
+    cancelled = threading.Event()
+
+    def passes(context: CheckContext) -> str:
+        return "fine"
+
+    def signalled_while_waiting(context: CheckContext) -> str:
+        context.on_cancel(cancelled.set)  # as a check registers its gRPC calls
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered to the main thread, in the runner
+        cancelled.wait(END_S)
+        return "cancelled"
+
+    checks = [
+        Check("X1", "passes", ("Q2",), Level.MUST, 60.0, "test", passes),
+        Check("X2", "waits", ("Q2",), Level.MUST, 60.0, "test", signalled_while_waiting),
+        Check("X3", "never runs", ("Q2",), Level.MUST, 60.0, "test", passes),
+    ]
+    with interrupts_raise():
+        report = run_suite("test", "nowhere", checks, None)
+    assert cancelled.is_set()
+    assert report.outcome is RunOutcome.INTERRUPTED
+    assert report.reason == "interrupted by SIGTERM"
+    assert [(r.id, r.outcome) for r in report.results] == [
+        ("X1", Outcome.PASS), ("X2", Outcome.SKIP), ("X3", Outcome.SKIP),
+    ]  # fmt: skip
+    assert all(r.message == "not run: interrupted by SIGTERM" for r in report.results[1:])
