@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import MutableMapping
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,3 +37,22 @@ def configure_logging(level: str = "info", fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+
+
+def flush_logs() -> None:
+    """Write out what lvatool has logged, before the process leaves with ``os._exit``."""
+    for handler in logging.getLogger("lvatool").handlers:
+        handler.flush()
+    sys.stderr.flush()
+
+
+def quiet_grpc_core_logs(environ: MutableMapping[str, str] | None = None) -> None:
+    """Keep gRPC's C-core log lines (``E1201 … add_port.cc:83] …``) off the user's terminal.
+
+    lvatool says what went wrong in its own sentence; gRPC's lines repeat it in internal
+    words. gRPC reads ``GRPC_VERBOSITY`` once, when ``grpc`` is first imported, so this
+    must run before that import, and it leaves a value the user set alone (``debug``
+    brings the lines back).
+    """
+    target = os.environ if environ is None else environ
+    target.setdefault("GRPC_VERBOSITY", "NONE")

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
 
+from lvatool.addresses import Address, AddressError, parse_listen
 from lvatool.logs import configure_logging
 from lvatool.server import (
     ExtensionServer,
@@ -20,17 +18,33 @@ from lvatool.server import (
     SessionPolicy,
     load_processor,
 )
+from lvatool.server.lifecycle import StopSignals, exit_code, leave
 
 log = logging.getLogger("lvatool.serve")
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
-    """``tcp://HOST:PORT`` (LVA's ``grpcBinding`` form) or ``HOST:PORT`` to a pair."""
-    address = bind.removeprefix("tcp://")
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise typer.BadParameter(f"{bind!r}: expected tcp://HOST:PORT", param_hint="--bind")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    """``tcp://HOST:PORT`` (LVA's ``grpcBinding`` form) or ``HOST:PORT`` to a pair.
+
+    Kept for callers of the old helper; :func:`lvatool.addresses.parse_listen` does the work.
+    """
+    try:
+        address = parse_listen(bind)
+    except AddressError as error:
+        raise typer.BadParameter(
+            f"{error} (LVA's form is tcp://HOST:PORT)", param_hint="--bind"
+        ) from None
+    return address.host, address.port
+
+
+def _listen_address(host: str, port: int, bind: str | None) -> Address:
+    """Where to listen: ``--bind`` wins over ``--host``/``--port``; both go through one parser."""
+    if bind is not None:
+        return Address(*parse_bind(bind))
+    try:
+        return parse_listen(str(Address(host.strip("[]"), port)))
+    except AddressError as error:
+        raise typer.BadParameter(str(error), param_hint="--host") from None
 
 
 def serve(
@@ -55,6 +69,30 @@ def serve(
         int, typer.Option(min=4, max=2047, help="gRPC send/receive limit (E2).")
     ] = 64,
     max_sessions: Annotated[int, typer.Option(min=1, help="Concurrent sessions accepted.")] = 64,
+    max_sessions_per_peer: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Concurrent sessions from one peer IP address (one LVA module is one address).",
+        ),
+    ] = 32,
+    handshake_timeout_s: Annotated[
+        float, typer.Option(min=0.1, help="End a call whose descriptor does not come (H2).")
+    ] = 30.0,
+    idle_timeout_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1,
+            help="End a session silent this long with DEADLINE_EXCEEDED (off: LVA may be "
+            "silent for hours when motion-gated).",
+        ),
+    ] = None,
+    keepalive_time_s: Annotated[
+        float, typer.Option(min=0.1, help="Ping a connection after this much silence (A3).")
+    ] = 20.0,
+    keepalive_timeout_s: Annotated[
+        float, typer.Option(min=0.1, help="Drop a peer whose ping goes unanswered this long.")
+    ] = 10.0,
     username: Annotated[
         str | None, typer.Option(help="Require these Basic credentials (A1).")
     ] = None,
@@ -64,7 +102,8 @@ def serve(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
     grace_s: Annotated[
-        float, typer.Option(min=0, help="On SIGINT/SIGTERM, let calls finish for this long.")
+        float,
+        typer.Option(min=0, help="On SIGINT/SIGTERM, let calls finish this long, then cut them."),
     ] = 5.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
@@ -73,7 +112,8 @@ def serve(
 
     Frames arrive embedded or through shared memory (/dev/shm), in any encoding and RAW
     pixel format. Health (grpc.health.v1) and reflection are on, so grpc_health_probe and
-    grpcurl work. Stops cleanly on SIGINT/SIGTERM.
+    grpcurl work. SIGINT/SIGTERM stop it: calls get --grace-s to end, then are cut; exit 0,
+    or 1 if a processor never returned, or 130 on a second signal.
     """
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
@@ -83,8 +123,7 @@ def serve(
         raise typer.BadParameter("give both --username and --password", param_hint="--username")
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
-    if bind is not None:
-        host, port = parse_bind(bind)
+    listen = _listen_address(host, port, bind)
     configure_logging(log_level, log_format)
     try:
         chosen = load_processor(processor) if processor else None
@@ -94,32 +133,41 @@ def serve(
         name=name,
         batch_size=batch_size,
         batch_timeout_s=batch_timeout_ms / 1000,
+        handshake_timeout_s=handshake_timeout_s,
         max_sessions=max_sessions,
+        max_sessions_per_peer=max_sessions_per_peer,
+        idle_timeout_s=idle_timeout_s,
         credentials=(username, password) if username is not None and password is not None else None,
     )
     options = ServerOptions(
-        host=host,
-        port=port,
+        host=listen.host,
+        port=listen.port,
         max_message_mib=max_message_mib,
         policy=policy,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        keepalive_time_s=keepalive_time_s,
+        keepalive_timeout_s=keepalive_timeout_s,
     )
+    signals = StopSignals()
+    signals.install()
     try:
         server = ExtensionServer(options, chosen)
         server.start()
     except ServerStartError as error:
         typer.echo(f"lvatool serve: {error}", err=True)
         raise typer.Exit(3) from None
-    stop = threading.Event()
-
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("received %s, stopping (grace %.1f s)", signal.Signals(signum).name, grace_s)
-        stop.set()
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    while not stop.wait(0.5):
-        pass
-    server.stop(grace_s)
-    log.info("stopped")
+    received = signals.wait()
+    log.info("received %s, stopping (grace %g s; a second signal exits at once)", received, grace_s)
+    report = server.stop(grace_s)
+    if report.complete:
+        log.info("stopped" + (f" ({report.cut} session(s) cut)" if report.cut else ""))
+        return
+    code = exit_code(report)
+    log.error(
+        "stopped with %d session(s) stuck in the processor after --grace-s %g s (exit %d)",
+        report.stuck,
+        grace_s,
+        code,
+    )
+    leave(code)

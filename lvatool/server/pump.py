@@ -12,9 +12,35 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from google.protobuf.message import DecodeError
 
 from lvatool.contract import extension_pb2
 from lvatool.handover import Handover
+
+Request = extension_pb2.MediaStreamMessage
+
+
+@dataclass(frozen=True)
+class UndecodableRequest:
+    """Request bytes that are not a ``MediaStreamMessage``; ``reason`` says why."""
+
+    reason: str
+
+
+def decode_request(data: bytes) -> Request | UndecodableRequest:
+    """gRPC's request deserializer for ``ProcessMediaStream``, that never fails.
+
+    With the generated deserializer, garbage bytes make gRPC end the call by itself with
+    ``INTERNAL "Exception deserializing request!"`` while the session, seeing only the end
+    of its request stream, logs something else (issue 8). Handing the failure to the
+    session instead lets it end the call with ``INVALID_ARGUMENT`` and log exactly that.
+    """
+    try:
+        return Request.FromString(data)
+    except DecodeError as error:
+        return UndecodableRequest(str(error) or "not protobuf")
 
 
 @dataclass(frozen=True)
@@ -24,21 +50,20 @@ class EndOfStream:
     error: BaseException | None = None
 
 
-class RequestPump:
-    """A background reader of one call's request stream."""
+T = TypeVar("T")
 
-    def __init__(
-        self, requests: Iterator[extension_pb2.MediaStreamMessage], capacity: int = 8
-    ) -> None:
+
+class Pump(Generic[T]):
+    """A background reader of one call's request stream of ``T``."""
+
+    def __init__(self, requests: Iterator[T], capacity: int = 8) -> None:
         self._requests = requests
         self._stopped = threading.Event()
-        self._handover: Handover[extension_pb2.MediaStreamMessage | EndOfStream] = Handover(
-            capacity, self._stopped
-        )
+        self._handover: Handover[T | EndOfStream] = Handover(capacity, self._stopped)
         self._thread = threading.Thread(target=self._run, name="lvatool-request-pump", daemon=True)
         self._thread.start()
 
-    def get(self, timeout: float) -> extension_pb2.MediaStreamMessage | EndOfStream | None:
+    def get(self, timeout: float) -> T | EndOfStream | None:
         """The next message, :class:`EndOfStream`, or ``None`` if ``timeout`` passed first."""
         return self._handover.get(timeout)
 
@@ -55,3 +80,10 @@ class RequestPump:
         except Exception as error:  # the call was cancelled or broke
             end = EndOfStream(error)
         self._handover.put(end)
+
+
+RequestPump = Pump[Request]
+"""Requests decoded by gRPC's generated deserializer."""
+
+TolerantRequestPump = Pump[Request | UndecodableRequest]
+"""Requests decoded by :func:`decode_request`, which hands on what it cannot decode."""

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +19,14 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from lvatool.contract import SERVICE_NAME, extension_pb2_grpc
-from lvatool.grpc_options import channel_options
+from lvatool.addresses import Address
+from lvatool.contract import SERVICE_NAME, extension_pb2
+from lvatool.grpc_options import channel_options, server_keepalive_options
 from lvatool.server.darklight import DarkLightProcessor
 from lvatool.server.processor import Processor
+from lvatool.server.pump import decode_request
 from lvatool.server.servicer import MediaGraphExtensionServicer, SessionPolicy
+from lvatool.server.tls import TlsSetupError, load_tls_identity
 
 log = logging.getLogger("lvatool.server")
 
@@ -36,10 +41,38 @@ class ServerOptions:
     policy: SessionPolicy = field(default_factory=SessionPolicy)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # HTTP/2 pings drop a peer that answers nothing (frozen, vanished) within about
+    # keepalive_time_s + keepalive_timeout_s of silence; a live peer always answers (A3).
+    keepalive_time_s: float = 20.0
+    keepalive_timeout_s: float = 10.0
 
 
 class ServerStartError(RuntimeError):
     """The server could not start (port taken, unreadable certificate …)."""
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """What a stop had to do.
+
+    ``cut`` sessions outlived the grace period and were cancelled (their clients see
+    ``UNAVAILABLE``): the usual fate of live LVA sessions, which never end by themselves.
+    ``stuck`` of them still had a thread running after that, a processor that never
+    returns: only leaving the process ends those.
+    """
+
+    cut: int = 0
+    stuck: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """No session is left running in the process."""
+        return self.stuck == 0
+
+
+# After the grace period gRPC cancels what is left; a session waiting for its client
+# notices within SessionPolicy.idle_poll_s. This margin covers that and a loaded machine.
+_CANCEL_MARGIN_S = 3.0
 
 
 class ExtensionServer:
@@ -54,10 +87,20 @@ class ExtensionServer:
             futures.ThreadPoolExecutor(
                 max_workers=policy.max_sessions + 8, thread_name_prefix="lvatool-call"
             ),
-            options=channel_options(options.max_message_mib),
+            options=channel_options(options.max_message_mib)
+            + server_keepalive_options(options.keepalive_time_s, options.keepalive_timeout_s),
         )
-        extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(  # type: ignore[no-untyped-call]
-            MediaGraphExtensionServicer(self.processor, policy), self._server
+        self.servicer = MediaGraphExtensionServicer(self.processor, policy)
+        # Registered by hand rather than with the generated helper, to decode requests
+        # ourselves: garbage bytes then end the call with a status the session chose and
+        # logged, not one gRPC picked behind its back (issue 8, point 7).
+        method = grpc.stream_stream_rpc_method_handler(
+            self.servicer.ProcessMediaStream,
+            request_deserializer=decode_request,
+            response_serializer=extension_pb2.MediaStreamMessage.SerializeToString,
+        )
+        self._server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE_NAME, {"ProcessMediaStream": method}),)
         )
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -71,33 +114,58 @@ class ExtensionServer:
         host = self.options.host
         if host in ("0.0.0.0", "::", "[::]", ""):
             host = "127.0.0.1"
-        return f"{host}:{self.port}"
+        return str(Address(host.strip("[]"), self.port))
 
     def start(self) -> int:
         """Bind and start serving; return the bound port (useful with port 0)."""
-        bind = f"{self.options.host}:{self.options.port}"
-        if ":" in self.options.host and not self.options.host.startswith("["):
-            bind = f"[{self.options.host}]:{self.options.port}"
+        listen = Address(self.options.host.strip("[]"), self.options.port)
+        secure = bool(self.options.tls_cert or self.options.tls_key)
+        credentials = self._tls_credentials() if secure else None
         try:
-            if self.options.tls_cert or self.options.tls_key:
-                port = self._server.add_secure_port(bind, self._tls_credentials())
+            if credentials is not None:
+                port = self._server.add_secure_port(str(listen), credentials)
             else:
-                port = self._server.add_insecure_port(bind)
-        except RuntimeError as error:
-            raise ServerStartError(f"cannot listen on {bind}: {error}") from None
+                port = self._server.add_insecure_port(str(listen))
+        except RuntimeError:  # gRPC says only that binding failed; see _why_bind_fails
+            port = 0
         if port == 0:
-            raise ServerStartError(f"cannot listen on {bind}: the address is in use or invalid")
+            raise ServerStartError(f"cannot listen on {listen}: {_why_bind_fails(listen)}")
         self.port = int(port)
         self._server.start()
         for service in ("", SERVICE_NAME):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log.info("serving %s on %s (tls=%s)", SERVICE_NAME, bind, bool(self.options.tls_cert))
+        picked = " (port 0: picked by the system)" if self.options.port == 0 else ""
+        log.info(
+            "serving %s on %s%s (tls=%s)",
+            SERVICE_NAME,
+            Address(listen.host, self.port),
+            picked,
+            bool(self.options.tls_cert),
+        )
         return self.port
 
-    def stop(self, grace_s: float = 5.0) -> None:
-        """Stop accepting calls, let calls in flight finish for ``grace_s``, then end them."""
+    def stop(self, grace_s: float = 5.0) -> StopReport:
+        """Stop accepting calls, let sessions in flight finish for ``grace_s``, then cut them.
+
+        Returns what had to be cut. A session whose processor never returns cannot be
+        cancelled from outside its thread: ``stuck`` counts those, and only the end of
+        the process ends them (``lvatool serve`` exits; see its exit codes).
+        """
         self._health.enter_graceful_shutdown()
-        self._server.stop(grace_s).wait(grace_s + 5.0)
+        slots = self.servicer.slots
+        # gRPC's own cut comes later, as a backstop: ours must follow marking the servicer
+        # as stopping, so each cut session logs the status its client receives.
+        stopped = self._server.stop(grace_s + _CANCEL_MARGIN_S)
+        if slots.wait_until_idle(grace_s):
+            stopped.wait(_CANCEL_MARGIN_S)
+            return StopReport()
+        cut = slots.active
+        log.info("%d session(s) still open after the grace period (%g s): cutting", cut, grace_s)
+        self.servicer.stopping.set()
+        stopped = self._server.stop(0)
+        slots.wait_until_idle(_CANCEL_MARGIN_S)
+        stopped.wait(_CANCEL_MARGIN_S)
+        return StopReport(cut=cut, stuck=slots.active)
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the server stops or ``timeout_s`` passes; True if it stopped."""
@@ -108,9 +176,10 @@ class ExtensionServer:
         if not (cert and key):
             raise ServerStartError("TLS needs both --tls-cert and --tls-key")
         try:
-            return grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
-        except OSError as error:
-            raise ServerStartError(f"cannot read {error.filename}: {error.strerror}") from None
+            identity = load_tls_identity(cert, key)
+        except TlsSetupError as error:
+            raise ServerStartError(str(error)) from None
+        return grpc.ssl_server_credentials([(identity.private_key, identity.certificate_chain)])
 
     def __enter__(self) -> ExtensionServer:
         self.start()
@@ -118,3 +187,30 @@ class ExtensionServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop(grace_s=1.0)
+
+
+def _why_bind_fails(listen: Address) -> str:
+    """Why gRPC could not bind ``listen``, in words: it only says that it failed.
+
+    Binding a plain socket to the same address reproduces the operating system's reason
+    (the port in use, an address not on this machine, a privileged port).
+    """
+    try:
+        infos = socket.getaddrinfo(
+            listen.host, listen.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror:
+        return f"unknown host {listen.host!r}"
+    for family, kind, proto, _, sockaddr in infos:
+        with socket.socket(family, kind, proto) as probe:
+            try:
+                probe.bind(sockaddr)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return "address already in use (another process listens on that port)"
+                if error.errno == errno.EADDRNOTAVAIL:
+                    return "the address does not belong to this machine"
+                if error.errno == errno.EACCES:
+                    return "permission denied (ports below 1024 need privileges)"
+                return error.strerror or str(error)
+    return "the address is in use or invalid"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import grpc
 
 from lvatool.contract import extension_pb2, extension_pb2_grpc
+from lvatool.media.formats import Encoding
+from lvatool.media.image_header import ImageHeaderError, check_encoded_frame
 from lvatool.protocol import (
     AUTH_HEADER,
     ContentReference,
@@ -30,7 +32,9 @@ from lvatool.protocol import (
     describe_format,
 )
 from lvatool.server.processor import Frame, InvalidFrameError, Processor, SessionInfo
-from lvatool.server.pump import EndOfStream, RequestPump
+from lvatool.server.processor_output import ProcessorMistake, check_batch_results, processor_name
+from lvatool.server.pump import EndOfStream, TolerantRequestPump, UndecodableRequest
+from lvatool.server.slots import SessionSlots
 from lvatool.shm import SharedMemoryError, SharedMemoryReader
 
 log = logging.getLogger("lvatool.server")
@@ -47,7 +51,21 @@ class SessionPolicy:
     handshake_timeout_s: float = 30.0
     idle_poll_s: float = 1.0
     max_sessions: int = 64
+    # One LVA module connects from one address for all its cameras, so the share of one
+    # peer is generous; it exists so one host cannot take every slot (issue 8).
+    max_sessions_per_peer: int = 32
+    # Off by default: a motion-gated LVA session can be silent for hours (A3). When set,
+    # a session with no message for this long ends with DEADLINE_EXCEEDED.
+    idle_timeout_s: float | None = None
     credentials: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """How a session ended: the status its client receives, and why."""
+
+    status: Status
+    message: str = ""
 
 
 class _Abort(Exception):
@@ -65,27 +83,50 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
     def __init__(self, processor: Processor, policy: SessionPolicy) -> None:
         self.processor = processor
         self.policy = policy
-        self._slots = threading.BoundedSemaphore(policy.max_sessions)
+        self.slots = SessionSlots(
+            policy.max_sessions, min(policy.max_sessions_per_peer, policy.max_sessions)
+        )
+        self.stopping = threading.Event()
         self._expected_auth = (
             basic_credentials(*policy.credentials) if policy.credentials is not None else None
         )
 
     def ProcessMediaStream(
-        self, request_iterator: Iterator[Response], context: grpc.ServicerContext
+        self,
+        request_iterator: Iterator[Response | UndecodableRequest],
+        context: grpc.ServicerContext,
     ) -> Iterator[Response]:
         self._authenticate(context)
-        if not self._slots.acquire(blocking=False):
-            context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"the server is at its limit of {self.policy.max_sessions} sessions",
-            )
+        peer = context.peer()
+        refusal = self.slots.acquire(peer)
+        if refusal is not None:
+            log.warning("session refused peer=%s status=RESOURCE_EXHAUSTED: %s", peer, refusal)
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+        handler = CallHandler(self.processor, self.policy, peer)
+        end = SessionEnd(Status.OK)
         try:
-            handler = CallHandler(self.processor, self.policy, context.peer())
             yield from handler.run(request_iterator, context)
         except _Abort as error:
-            context.abort(grpc.StatusCode[error.status.name], error.message)
+            end = SessionEnd(error.status, error.message)
+        except GeneratorExit:  # gRPC dropped the call: the client cancelled or went away
+            handler.log_end(self._cancelled())
+            raise
+        except Exception as error:  # a bug of ours; the peer still deserves a status
+            log.exception("session failed peer=%s", peer)
+            end = SessionEnd(Status.INTERNAL, f"the server failed: {type(error).__name__}: {error}")
         finally:
-            self._slots.release()
+            self.slots.release(peer)
+        if not context.is_active() or self.stopping.is_set():  # no status reaches the client
+            end = self._cancelled()
+        handler.log_end(end)
+        if end.status is not Status.OK:
+            context.abort(grpc.StatusCode[end.status.name], end.message)
+
+    def _cancelled(self) -> SessionEnd:
+        """How a call that no status can reach ended, as the client saw it."""
+        if self.stopping.is_set():
+            return SessionEnd(Status.UNAVAILABLE, "cut by the server's shutdown after --grace-s")
+        return SessionEnd(Status.CANCELLED, "the client cancelled the call or its connection broke")
 
     def _authenticate(self, context: grpc.ServicerContext) -> None:
         """Rule A1: check ``x-ms-authentication`` before reading any frame."""
@@ -116,23 +157,20 @@ class CallHandler:
         self._started = time.monotonic()
 
     def run(
-        self, requests: Iterator[Response], context: grpc.ServicerContext
+        self, requests: Iterator[Response | UndecodableRequest], context: grpc.ServicerContext
     ) -> Iterator[Response]:
-        pump = RequestPump(requests, capacity=max(8, 2 * self.policy.batch_size))
-        outcome = "ended"
+        """The session's responses; ends by returning (OK) or raising :class:`_Abort`."""
+        pump = TolerantRequestPump(requests, capacity=max(8, 2 * self.policy.batch_size))
         try:
-            yield from self._handshake(pump)
+            yield from self._handshake(pump, context)
             yield from self._stream(pump, context)
-            outcome = "ended OK"
-        except _Abort as error:
-            outcome = f"ended with {error.status.name}: {error.message}"
-            raise
         finally:
             pump.stop()
             self._close()
-            self._log_end(outcome)
 
-    def _handshake(self, pump: RequestPump) -> Iterator[Response]:
+    def _handshake(
+        self, pump: TolerantRequestPump, context: grpc.ServicerContext
+    ) -> Iterator[Response]:
         message = pump.get(self.policy.handshake_timeout_s)
         if message is None:
             raise _Abort(
@@ -140,8 +178,10 @@ class CallHandler:
                 f"no media_stream_descriptor within {self.policy.handshake_timeout_s:g} s (H2)",
             )
         if isinstance(message, EndOfStream):
+            if message.error is not None or not context.is_active():
+                raise _Abort(Status.CANCELLED, "the client cancelled the call")
             raise _Abort(
-                Status.CANCELLED if message.error else Status.INVALID_ARGUMENT,
+                Status.INVALID_ARGUMENT,
                 "the stream ended before its media_stream_descriptor (H2)",
             )
         event = self._receive(message)
@@ -154,8 +194,8 @@ class CallHandler:
                 )
             except SharedMemoryError as error:
                 raise _Abort(
-                    Status.FAILED_PRECONDITION,
-                    f"shared_memory_buffer_transfer_properties.handle_name: {error} (M1)",
+                    error.status,
+                    f"shared_memory_buffer_transfer_properties.handle_name: {error} ({error.rule})",
                 ) from None
         self._info = SessionInfo(spec, self.peer)
         try:
@@ -164,6 +204,8 @@ class CallHandler:
             raise _Abort(
                 Status.INVALID_ARGUMENT, f"the processor refused the session: {error}"
             ) from None
+        except BaseException as error:  # SystemExit too: one call, never the server
+            raise self._processor_crashed("open()", error) from None
         transfer = "embedded" if spec.embedded else f"shared memory {spec.shared_memory}"
         log.info(
             "session start peer=%s format=%s transfer=%s",
@@ -173,9 +215,13 @@ class CallHandler:
         )
         yield self.session.reply_descriptor()
 
-    def _stream(self, pump: RequestPump, context: grpc.ServicerContext) -> Iterator[Response]:
+    def _stream(
+        self, pump: TolerantRequestPump, context: grpc.ServicerContext
+    ) -> Iterator[Response]:
         batch: list[Frame] = []
         batch_deadline = 0.0
+        last_message = time.monotonic()
+        idle_timeout = self.policy.idle_timeout_s
         while True:
             if batch:
                 message = pump.get(batch_deadline - time.monotonic())
@@ -183,13 +229,24 @@ class CallHandler:
                     yield from self._flush(batch)
                     continue
             else:
-                message = pump.get(self.policy.idle_poll_s)
+                wait = self.policy.idle_poll_s
+                if idle_timeout is not None:
+                    wait = min(wait, last_message + idle_timeout - time.monotonic())
+                message = pump.get(wait)
                 if message is None:
                     if not context.is_active():
                         raise _Abort(Status.CANCELLED, "the client went away")
+                    if idle_timeout is not None and (
+                        time.monotonic() - last_message >= idle_timeout
+                    ):
+                        raise _Abort(
+                            Status.DEADLINE_EXCEEDED,
+                            f"no message for {idle_timeout:g} s (--idle-timeout-s)",
+                        )
                     continue
+            last_message = time.monotonic()
             if isinstance(message, EndOfStream):
-                if message.error is not None:
+                if message.error is not None or not context.is_active():
                     raise _Abort(Status.CANCELLED, "the client cancelled the call")
                 self.session.end_of_requests()
                 yield from self._flush(batch)
@@ -212,19 +269,16 @@ class CallHandler:
             return
         assert self._info is not None
         try:
-            results = self.processor.process_batch(batch, self._info)
+            returned = self.processor.process_batch(batch, self._info)
         except InvalidFrameError as error:
             raise _Abort(Status.INVALID_ARGUMENT, f"media_sample content: {error}") from None
-        except Exception as error:
-            log.exception("processor failed")
-            raise _Abort(
-                Status.INTERNAL, f"the processor failed: {type(error).__name__}: {error}"
-            ) from None
-        if len(results) != len(batch):
-            raise _Abort(
-                Status.INTERNAL,
-                f"the processor returned {len(results)} results for {len(batch)} frames",
-            )
+        except BaseException as error:  # SystemExit too: one call, never the server
+            raise self._processor_crashed("process()", error) from None
+        try:
+            results = check_batch_results(returned, len(batch), self.processor)
+        except ProcessorMistake as mistake:
+            log.error("session peer=%s: %s", self.peer, mistake)
+            raise _Abort(Status.INTERNAL, str(mistake)) from None
         # Every read of the pixels is done; only now may the client reuse the regions (M3).
         responses = [
             self.session.acknowledge(frame.sequence_number, inferences)
@@ -233,7 +287,23 @@ class CallHandler:
         batch.clear()
         yield from responses
 
-    def _receive(self, message: Response) -> DescriptorReceived | SampleReceived:
+    def _processor_crashed(self, method: str, error: BaseException) -> _Abort:
+        """Log a processor's exception once, with its traceback; the call ends INTERNAL."""
+        message = (
+            f"processor {processor_name(self.processor)} raised in {method}: "
+            f"{type(error).__name__}: {error}"
+        )
+        log.error("session peer=%s: %s", self.peer, message, exc_info=error)
+        return _Abort(Status.INTERNAL, message)
+
+    def _receive(
+        self, message: Response | UndecodableRequest
+    ) -> DescriptorReceived | SampleReceived:
+        if isinstance(message, UndecodableRequest):
+            raise _Abort(
+                Status.INVALID_ARGUMENT,
+                f"a request is not a valid MediaStreamMessage: {message.reason} (section 2)",
+            )
         try:
             return self.session.receive(message)
         except RemoteProtocolError as error:
@@ -244,9 +314,22 @@ class CallHandler:
         data: bytes | memoryview
         if isinstance(event.content, ContentReference):
             assert self._shm is not None
-            data = self._shm.region(event.content.offset, event.content.length)
+            try:
+                data = self._shm.region(event.content.offset, event.content.length)
+            except SharedMemoryError as error:  # the peer shrank its file (M1, A3)
+                raise _Abort(
+                    error.status, f"media_sample.content_reference: {error} ({error.rule})"
+                ) from None
         else:
             data = event.content
+        frame = self._info.spec.frame
+        if frame.encoding is not Encoding.RAW:
+            # Judge the header before anyone decodes: a processor reading frame.data is
+            # protected from a decompression bomb too (A3, H3).
+            try:
+                check_encoded_frame(data, frame)
+            except ImageHeaderError as error:
+                raise _Abort(Status.INVALID_ARGUMENT, f"media_sample content: {error}") from None
         return Frame(
             data,
             self._info.spec.frame,
@@ -259,17 +342,19 @@ class CallHandler:
         if self._info is not None:
             try:
                 self.processor.close(self._info)
-            except Exception:
-                log.exception("processor close failed")
+            except BaseException:  # SystemExit too: the session is over either way
+                log.exception("processor %s close() failed", processor_name(self.processor))
         if self._shm is not None:
             self._shm.close()
 
-    def _log_end(self, outcome: str) -> None:
+    def log_end(self, end: SessionEnd) -> None:
+        """One line per session, naming the status the client received (or would have)."""
         log.info(
-            "session end peer=%s received=%d acknowledged=%d seconds=%.3f %s",
+            "session end peer=%s received=%d acknowledged=%d seconds=%.3f status=%s%s",
             self.peer,
             self.session.samples_received,
             self.session.samples_acknowledged,
             time.monotonic() - self._started,
-            outcome,
+            end.status.name,
+            f": {end.message}" if end.message else "",
         )
