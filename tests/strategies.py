@@ -108,13 +108,15 @@ class ShmPlaces:
 
     ``buffer`` is a regular file of ``size`` bytes holding real frames at ``regions``
     (``(offset, bytes)``, zeros elsewhere); ``symlink`` links to it, ``directory`` is a
-    directory, ``missing`` exists nowhere. Names are fixed when the module loads, so
+    directory, ``fifo`` a FIFO nobody writes to (a plain ``open`` of it blocks forever),
+    ``missing`` exists nowhere. Names are fixed when the module loads, so
     strategies (and ``@example``) can name them before any fixture runs.
     """
 
     buffer: str
     symlink: str
     directory: str
+    fifo: str
     missing: str
     size: int
     regions: tuple[tuple[int, bytes], ...] = field(repr=False)
@@ -123,7 +125,10 @@ class ShmPlaces:
     def unique(cls, size: int = 256 << 10) -> ShmPlaces:
         tag = f"lvatool-fuzz-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         regions = tuple((index * 4096, image) for index, image in enumerate(ALL_TINY_IMAGES))
-        return cls(f"{tag}-buffer", f"{tag}-link", f"{tag}-dir", f"{tag}-missing", size, regions)
+        buffer, link, directory, fifo, missing = (
+            f"{tag}-{kind}" for kind in ("buffer", "link", "dir", "fifo", "missing")
+        )
+        return cls(buffer, link, directory, fifo, missing, size, regions)
 
 
 def handle_names(places: ShmPlaces) -> st.SearchStrategy[str]:
@@ -131,6 +136,7 @@ def handle_names(places: ShmPlaces) -> st.SearchStrategy[str]:
         [
             places.symlink,
             places.directory,
+            places.fifo,
             places.missing,
             "",
             ".",
@@ -413,12 +419,13 @@ class Script:
         return [m if isinstance(m, bytes) else m.SerializeToString() for m in self.messages]
 
     @property
-    def sample_count(self) -> int:
-        return sum(
-            1
+    def samples(self) -> list[Message]:
+        """The messages that carry a media_sample (not counting raw bytes)."""
+        return [
+            m
             for m in self.messages
             if isinstance(m, Message) and m.WhichOneof("payload") == "media_sample"
-        )
+        ]
 
 
 Kind = Literal["descriptor", "sample", "empty", "garbage"]
