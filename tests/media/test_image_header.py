@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -22,26 +21,7 @@ from lvatool.media.image_header import (
     check_encoded_frame,
     read_image_header,
 )
-
-BOMB_SIDE = 13000
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_bomb(width: int = BOMB_SIDE, height: int = BOMB_SIDE) -> bytes:
-    """A valid black 1-bit PNG of ``width`` x ``height``: tiny file, huge image."""
-    row = bytes(1 + (width + 7) // 8)  # filter byte 0, then the packed bits
-    packer = zlib.compressobj(9)
-    data = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1-bit greyscale
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", data)
-        + _chunk(b"IEND", b"")
-    )
+from tests.hostile_files import BOMB_SIDE, png_bomb
 
 
 def rgb(width: int, height: int) -> np.ndarray:
