@@ -44,11 +44,65 @@ def test_simulate_over_tls(certificate: tuple[Path, Path]) -> None:
         assert plain.exit_code == 3, plain.output  # a plaintext client cannot talk to it
 
 
-def test_serve_refuses_unreadable_certificate(tmp_path: Path) -> None:
+def serve_with(cert: Path, key: Path) -> tuple[int, str]:
     result = CliRunner().invoke(
         app,
-        ["serve", "--port", "0", "--tls-cert", str(tmp_path / "missing.pem"),
-         "--tls-key", str(tmp_path / "missing.key")],
+        ["serve", "--host", "127.0.0.1", "--port", "0", "--tls-cert", str(cert),
+         "--tls-key", str(key)],
     )  # fmt: skip
-    assert result.exit_code == 3
-    assert "cannot read" in result.output
+    return result.exit_code, result.output
+
+
+def test_serve_refuses_unreadable_certificate(tmp_path: Path) -> None:
+    code, output = serve_with(tmp_path / "missing.pem", tmp_path / "missing.key")
+    assert code == 3
+    assert "cannot read --tls-cert" in output and "missing.pem" in output
+
+
+@pytest.fixture(scope="module")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    key = tmp_path_factory.mktemp("tls-other") / "other.key"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+         "-out", str(key)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return key
+
+
+def test_serve_refuses_a_key_of_another_certificate(
+    certificate: tuple[Path, Path], other_key: Path
+) -> None:
+    """A2: gRPC would start and fail every handshake; we refuse to start, naming both."""
+    cert, _ = certificate
+    code, output = serve_with(cert, other_key)
+    assert code == 3
+    assert "does not belong to the certificate" in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("which", ["cert", "key"])
+def test_serve_refuses_a_file_that_is_not_pem(
+    which: str, certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, key = certificate
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"\x30\x82\x01\x0a binary DER, not PEM")
+    code, output = serve_with(junk, key) if which == "cert" else serve_with(cert, junk)
+    assert code == 3
+    assert f"--tls-{which}" in output and "not a PEM" in output
+
+
+def test_serve_refuses_a_directory_and_an_encrypted_key(
+    certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, key = certificate
+    code, output = serve_with(tmp_path, key)
+    assert code == 3 and "--tls-cert" in output and "directory" in output
+    encrypted = tmp_path / "encrypted.key"
+    subprocess.run(
+        ["openssl", "pkey", "-in", str(key), "-aes256", "-passout", "pass:secret",
+         "-out", str(encrypted)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    code, output = serve_with(cert, encrypted)
+    assert code == 3 and "--tls-key" in output and "encrypted" in output
