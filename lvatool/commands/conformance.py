@@ -306,8 +306,11 @@ def _progress(quiet: bool) -> Callable[[CheckResult], None]:
         "--explain M3 says what a rule asks, why it matters and how to fix a failure; "
         "--explain S06 what a check sends and expects. The full reference is "
         "docs/rules.md. For scripts, --list --json - prints the catalogue as JSON."
+        "\n\n--select, --skip, --json, --junit, --strict and --quiet may also be given "
+        "before server/client; they apply to it unless it gives its own. The reports are "
+        "written however the run ends (interrupted, peer not reached), saying why."
         "\n\nExit codes: 0 every MUST check passed, 1 a MUST check failed (or any, with "
-        "--strict), 2 usage, 3 cannot connect."
+        "--strict), 2 usage, 3 cannot connect or listen, 130 interrupted (SIGINT/SIGTERM)."
     ),
 )
 def conformance(
@@ -532,6 +535,9 @@ def client(
 
     Either start the client here: lvatool conformance client -- my-client --to {target}
     or point a running client at --listen HOST:PORT.
+
+    A client started here runs in a process group of its own; at --timeout, on Ctrl-C
+    or on an error the whole group gets SIGTERM, then SIGKILL 3 s later.
     """
     run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet))
     selection = _selection("client", list_, run.select, run.skip, run.strict)
