@@ -138,10 +138,11 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
             supplied.encode(), self._expected_auth.encode()
         ):
             reason = "missing" if supplied is None else "wrong"
-            context.abort(
-                grpc.StatusCode.UNAUTHENTICATED,
-                f"x-ms-authentication is {reason}: this server needs Basic credentials (A1)",
+            message = f"x-ms-authentication is {reason}: this server needs Basic credentials (A1)"
+            log.warning(
+                "session refused peer=%s status=UNAUTHENTICATED: %s", context.peer(), message
             )
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
 
 class CallHandler:

@@ -218,3 +218,17 @@ def test_half_close_is_logged_ok(server: ExtensionServer, log: ServerLog) -> Non
         assert call.status()[0] == grpc.StatusCode.OK
     (end,) = log.wait_for("session end")
     assert "status=OK" in end and "received=1 acknowledged=1" in end
+
+
+def test_refused_credentials_are_logged_with_the_clients_status(log: ServerLog) -> None:
+    """A1: a refusal before any session is logged too, with the status the client got."""
+    server = started(SessionPolicy(credentials=("user", "secret")))
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            call = RawCall(channel)
+            call.send(descriptor(JPG))
+            assert call.status()[0] == grpc.StatusCode.UNAUTHENTICATED
+        (refused,) = log.wait_for("session refused")
+        assert "status=UNAUTHENTICATED" in refused and "missing" in refused
+    finally:
+        server.stop(0)
