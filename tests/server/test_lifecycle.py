@@ -20,6 +20,7 @@ import pytest
 from lvatool.contract import METHOD_PATH
 from lvatool.media import Encoding, FrameFormat
 from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
+from lvatool.server.slots import peer_address
 from tests.frames import DARK, descriptor, encode, sample
 from tests.rawcall import RawCall
 from tests.server.serverlog import ServerLog, server_log
@@ -232,3 +233,17 @@ def test_refused_credentials_are_logged_with_the_clients_status(log: ServerLog) 
         assert "status=UNAUTHENTICATED" in refused and "missing" in refused
     finally:
         server.stop(0)
+
+
+@pytest.mark.parametrize(
+    ("peer", "address"),
+    [
+        ("ipv4:10.0.0.5:40512", "10.0.0.5"),
+        ("ipv6:%5B::1%5D:40512", "::1"),
+        ("ipv6:[fe80::1]:5001", "fe80::1"),
+        ("unix:/tmp/socket", "unix:/tmp/socket"),
+    ],
+)
+def test_peer_address_is_the_ip_without_the_port(peer: str, address: str) -> None:
+    """The per-peer limit counts every connection of one host together."""
+    assert peer_address(peer) == address
