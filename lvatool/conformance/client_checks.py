@@ -52,14 +52,30 @@ def _streamed(context: CheckContext) -> list[tuple[int, SessionRecord]]:
 
 
 def _violations(context: CheckContext, sessions: list[tuple[int, SessionRecord]]) -> list[str]:
-    """The recorded violations of this check's rules, each naming its rule."""
+    """The recorded violations of this check's rules, each naming its rule.
+
+    A mistake a client repeats in every message is one line with its count and first
+    places, not one line per frame: the report stays readable and bounded.
+    """
     rules = set(context.check.rules)
+    places: dict[tuple[int, str, str | None], list[int | None]] = {}
+    for i, s in sessions:
+        for v in s.violations:
+            if v.rule in rules:
+                places.setdefault((i, v.message, v.rule), []).append(v.message_index)
     return [
-        f"session {i}, message {v.message_index}: {v.message} ({v.rule})"
-        for i, s in sessions
-        for v in s.violations
-        if v.rule in rules
+        f"session {i}, {_messages(where)}: {message} ({rule})"
+        for (i, message, rule), where in places.items()
     ]
+
+
+def _messages(where: list[int | None]) -> str:
+    """``message 3`` or ``messages 3, 4 … (9 times)``."""
+    if len(where) == 1:
+        return f"message {where[0]}"
+    first = ", ".join(str(index) for index in where[:2])
+    more = " …" if len(where) > 2 else ""
+    return f"messages {first}{more} ({len(where)} times)"
 
 
 def _declares_shared_memory(session: SessionRecord) -> bool:

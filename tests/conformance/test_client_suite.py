@@ -160,6 +160,16 @@ def test_a_failure_names_only_rules_of_its_check(matrix: dict[str, SuiteReport])
             assert set(result.rules) == rules[result.id]
 
 
+def test_a_mistake_repeated_in_every_message_is_one_line_with_its_count(
+    matrix: dict[str, SuiteReport],
+) -> None:
+    """Issue 8 (unbounded warnings): 'early' sends every sample before the reply (H5);
+    the verdict names the mistake once with how often, not once per message."""
+    message = failures(matrix["early"])["C03"].message
+    assert message.count("before the server's descriptor") == 1, message
+    assert re.search(r"messages \d+, \d+ … \(\d+ times\): ", message), message
+
+
 @pytest.mark.parametrize("behaviour", ["ok", "ok-shm"])
 def test_correct_clients_pass_every_check_that_applies(
     matrix: dict[str, SuiteReport], behaviour: str

@@ -157,6 +157,7 @@ def test_port_in_use_is_exit_3() -> None:
     assert result.returncode == 3, result.stderr
     assert "cannot listen" in result.stderr
     assert "address already in use" in result.stderr
+    assert "add_port" not in result.stderr, "gRPC's own log line reached the user"
     assert "Traceback" not in result.stderr
 
 

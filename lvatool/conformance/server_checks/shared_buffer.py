@@ -31,9 +31,22 @@ from lvatool.conformance.server_checks.probe_frames import (
 )
 from lvatool.protocol import AckReceived, ContentReference, SharedMemoryTransfer
 from lvatool.shm import SHM_ROOT, SharedMemoryWriter
+from lvatool.shm.writer import SharedMemoryCreateError
 
 SUITE = "server"
 PREFIX = "lvatool-conformance"
+
+
+def _buffer(size: int, root: Path = SHM_ROOT) -> SharedMemoryWriter:
+    """A checker's shared buffer; a machine that cannot make one skips the check.
+
+    A full or read-only ``/dev/shm`` is this machine's limit, not the server's fault, so
+    it must not read as a failure of the server (nor as a crash of the checker).
+    """
+    try:
+        return SharedMemoryWriter(size, prefix=PREFIX, root=root)
+    except SharedMemoryCreateError as error:
+        raise CheckSkipped(f"this machine cannot make the shared buffer: {error}") from None
 
 
 def _probe_bytes(env: ServerEnv) -> list[bytes]:
@@ -47,7 +60,7 @@ def try_shared_memory(context: Deadline, env: ServerEnv) -> str:
     Only a refusal H6 allows counts: anything else (a crash, silence) is for S06 to fail.
     """
     content = _probe_bytes(env)[0]
-    with SharedMemoryWriter(len(content), prefix=PREFIX) as buffer:
+    with _buffer(len(content)) as buffer:
         context.on_cancel(buffer.close)
         buffer.write(0, content)
         record = exchange(
@@ -87,7 +100,7 @@ def shared_memory_hold_until_ack(context: CheckContext) -> str:
         other = next((j for j, r in enumerate(alone) if r != alone[index]), None)
         return contents[other] if other is not None else bytes(slot_size)
 
-    with SharedMemoryWriter(slot_size * slots, prefix=PREFIX) as buffer:
+    with _buffer(slot_size * slots) as buffer:
         context.on_cancel(buffer.close)
         call = ProbeCall(context, env.spec(shm=SharedMemoryTransfer(buffer.name, buffer.size)))
         free = list(range(slots))
@@ -174,7 +187,7 @@ def reference_outside_buffer(context: CheckContext) -> str:
     env = _require_shared_memory(context)
     content = _probe_bytes(env)[0]
     size = len(content)
-    with SharedMemoryWriter(size * 2, prefix=PREFIX) as buffer:
+    with _buffer(size * 2) as buffer:
         context.on_cancel(buffer.close)
         buffer.write(0, content)
         record = exchange(
@@ -214,7 +227,7 @@ def bad_handle_names(context: CheckContext) -> str:
     verdicts = []
     warnings = []
     for relative, directory in _escaping_directories():
-        with SharedMemoryWriter(len(content), prefix=PREFIX, root=directory) as buffer:
+        with _buffer(len(content), root=directory) as buffer:
             buffer.write(0, content)
             name = f"{relative}/{buffer.name}"
             record = exchange(
