@@ -47,16 +47,29 @@ UINT64_EDGES = (*UINT32_EDGES, 2**32, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1)
 INT32_EDGES = (-(2**31), -1, 0, 1, 4, 19, 21, 44, 59, 62, 79, 84, 99, 2**31 - 1)
 
 
+#: Drawn once per call (``st.shared``): a *clean* call gets every choice right, so it is
+#: a valid session the server must serve to the end; any other call gets each choice
+#: wrong one time in ``odds``. Shrinks towards clean.
+CLEAN_CALL = st.shared(st.booleans().map(lambda chaos: not chaos), key="lvatool-fuzz-clean")
+
+
 def usually(
     right: st.SearchStrategy[T], wrong: st.SearchStrategy[T], odds: int = 8
 ) -> st.SearchStrategy[T]:
-    """A ``right`` value, except one time in ``odds`` a ``wrong`` one; shrinks towards right.
+    """A ``right`` value; in a call that is not clean, one time in ``odds`` a ``wrong`` one.
 
-    A call has a dozen such choices; at one in eight each, about a third of the calls
-    are entirely well-formed and most of the rest have one or two things wrong, so the
-    fuzz reaches the code behind the first check as often as the check itself.
+    Half the calls are clean (:data:`CLEAN_CALL`), so they reach the processor and the
+    acknowledgements; in the other half a dozen choices are each wrong one time in eight,
+    so most of those calls have one or two things wrong and reach the check behind the
+    first one as often as the first. Each choice shrinks towards right.
     """
-    return st.integers(0, odds - 1).flatmap(lambda n: wrong if n == odds - 1 else right)
+
+    def choose(clean: bool) -> st.SearchStrategy[T]:
+        if clean:
+            return right
+        return st.integers(0, odds - 1).flatmap(lambda n: wrong if n == odds - 1 else right)
+
+    return CLEAN_CALL.flatmap(choose)
 
 
 def mostly(right: T, wrong: st.SearchStrategy[T], odds: int = 8) -> st.SearchStrategy[T]:
@@ -204,7 +217,11 @@ def descriptors(draw: st.DrawFn, places: ShmPlaces) -> Descriptor:
 def _video_format(draw: st.DrawFn, video: object) -> None:
     video.SetInParent()  # type: ignore[attr-defined]
     unknown = st.sampled_from(INT32_EDGES)
-    encoding = draw(usually(st.sampled_from(list(Encoding)), unknown))
+    # RAW three times as often: eleven pixel formats and their strides are the most to cover.
+    known = st.sampled_from(
+        [Encoding.JPG, Encoding.RAW, Encoding.PNG, Encoding.RAW, Encoding.BMP, Encoding.RAW]
+    )
+    encoding = draw(usually(known, unknown))
     video.encoding = encoding  # type: ignore[attr-defined]
     if encoding == Encoding.RAW:
         pixel = draw(usually(st.sampled_from(RAW_PIXEL_FORMATS), unknown))
@@ -222,10 +239,11 @@ def _video_format(draw: st.DrawFn, video: object) -> None:
         row = row_bytes(PixelFormat(pixel), width)
     except ValueError:
         row = width
-    odd = [row + 1, row + 64, max(row - 1, 0), 4 * row + 4097]
-    wrong = st.one_of(st.sampled_from([value for value in odd if value < 2**32]), uint32s())
-    right = st.sampled_from([value for value in (0, row) if value < 2**32])
-    video.stride_bytes = draw(usually(right, wrong, odds=3))  # type: ignore[attr-defined]
+    # 0 means unpadded rows; a padded stride is as valid as the row size itself.
+    padded = [value for value in (0, row, row + 1, row + 64) if value < 2**32]
+    odd = [value for value in (row - 1, 4 * row + 4097) if 0 < value < 2**32]
+    wrong = st.one_of(st.sampled_from(odd), uint32s()) if odd else uint32s()
+    video.stride_bytes = draw(usually(st.sampled_from(padded), wrong))  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -403,10 +421,12 @@ class Script:
     messages: tuple[Outgoing, ...]
     wait_for_reply: bool
     ending: Ending
+    #: Every message is right: a valid session the server must serve to the end (Q6).
+    clean: bool = False
 
     def describe(self) -> str:
         """The script in words, for a failure message a human can replay."""
-        lines = [f"wait_for_reply={self.wait_for_reply} ending={self.ending}"]
+        lines = [f"wait_for_reply={self.wait_for_reply} ending={self.ending} clean={self.clean}"]
         for index, message in enumerate(self.messages, 1):
             if isinstance(message, bytes):
                 lines.append(f"  {index}: raw bytes {message[:64]!r} ({len(message)} bytes)")
@@ -441,7 +461,9 @@ def scripts(draw: st.DrawFn, places: ShmPlaces) -> Script:
     descriptor_first: Kind = "descriptor"
     sample_later: Kind = "sample"
     first = draw(mostly(descriptor_first, st.sampled_from(not_first)))
-    later = draw(st.lists(mostly(sample_later, st.sampled_from(not_later), odds=12), max_size=5))
+    later = draw(
+        st.lists(mostly(sample_later, st.sampled_from(not_later), odds=12), min_size=1, max_size=5)
+    )
     makers: dict[Kind, Callable[[int], st.SearchStrategy[Outgoing]]] = {
         "descriptor": lambda n: _descriptor_message(places, descriptor, n),
         "sample": lambda n: samples(places, declared, n),
@@ -455,6 +477,7 @@ def scripts(draw: st.DrawFn, places: ShmPlaces) -> Script:
         messages,
         wait_for_reply=draw(st.booleans()),
         ending=draw(mostly("half-close", st.just("cancel"))),
+        clean=draw(CLEAN_CALL) and bool(messages),
     )
 
 

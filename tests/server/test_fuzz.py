@@ -24,7 +24,7 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -33,10 +33,18 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from lvatool.contract import extension_pb2
+from lvatool.contract import extension_pb2, media_pb2
 from lvatool.media import Encoding, FrameFormat
 from lvatool.protocol import SharedMemoryTransfer
-from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
+from lvatool.server import (
+    DarkLightProcessor,
+    ExtensionServer,
+    Frame,
+    Inference,
+    ServerOptions,
+    SessionInfo,
+    SessionPolicy,
+)
 from tests.bytescall import BytesCall
 from tests.frames import DARK, descriptor, encode, flat, label, raw_format, reference, sample
 from tests.rawcall import RawCall
@@ -47,11 +55,12 @@ PLACES = ShmPlaces.unique()
 JPG = FrameFormat(Encoding.JPG)
 JPG_33x17 = FrameFormat(Encoding.JPG, width=33, height=17)
 HANDSHAKE_TIMEOUT_S = 3.0
+MAX_MESSAGE_MIB = 8
 CALL_DEADLINE_S = 30.0  # generous: a loaded 2-core machine; a hang still ends here
 
 _EXAMPLES = int(os.environ.get("LVATOOL_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(
-    max_examples=_EXAMPLES or 150,
+    max_examples=_EXAMPLES or 200,
     derandomize=not _EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -105,6 +114,27 @@ def _release_fifo_readers(fifo: Path) -> None:
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
+class EveryPathProcessor(DarkLightProcessor):
+    """The reference classifier that also decodes every frame to RGB, as user models do.
+
+    The dark/light label comes from :meth:`Frame.mean_luma`, which reads RAW bytes in
+    place; ``frame.image`` takes the other road (``raw_to_rgb``, the YUV converter,
+    Pillow), so the fuzz reaches both. A RAW image of the wrong shape is our bug, raised
+    as one: it ends the call with ``INTERNAL``, which the fuzz reports.
+    """
+
+    def process(self, frame: Frame, session: SessionInfo) -> Sequence[Inference]:
+        image = frame.image
+        declared = frame.format
+        if declared.encoding is Encoding.RAW and image.shape != (
+            declared.height,
+            declared.width,
+            3,
+        ):
+            raise AssertionError(f"raw_to_rgb made {image.shape} of {declared}")
+        return super().process(frame, session)
+
+
 @pytest.fixture(scope="module")
 def fuzz_channel(shm_places: ShmPlaces) -> Iterator[grpc.Channel]:
     """A channel to one reference server, with small limits, shared by every example."""
@@ -115,9 +145,11 @@ def fuzz_channel(shm_places: ShmPlaces) -> Iterator[grpc.Channel]:
         idle_poll_s=0.2,
         max_sessions=4,  # a leaked session slot shows within a few examples
     )
-    options = ServerOptions(host="127.0.0.1", port=0, max_message_mib=8, policy=policy)
+    options = ServerOptions(
+        host="127.0.0.1", port=0, max_message_mib=MAX_MESSAGE_MIB, policy=policy
+    )
     with (
-        ExtensionServer(options) as server,
+        ExtensionServer(options, processor=EveryPathProcessor()) as server,
         grpc.insecure_channel(
             server.address,
             options=[
@@ -156,6 +188,8 @@ def judge(call: BytesCall, script: Script) -> None:
     assert not call.hit_own_deadline, f"hang: the server never ended the call; {seen}"
     assert call.code != grpc.StatusCode.UNKNOWN, f"an exception escaped the servicer: {seen}"
     assert call.code in SERVER_CHOICES, f"unexpected status: {seen}"
+    if script.clean:
+        assert call.code == grpc.StatusCode.OK, f"a valid session was not served: {seen}"
     if call.code == grpc.StatusCode.DEADLINE_EXCEEDED:
         assert "H2" in call.details, f"DEADLINE_EXCEEDED other than the handshake's: {seen}"
     responses = [Message.FromString(data) for data in call.responses]
@@ -196,6 +230,18 @@ def assert_still_serving(channel: grpc.Channel) -> None:
         assert responses[1].ack_sequence_number == 2
         assert label(responses[1]) == "dark"
         return
+
+
+def _format_of(script: Script) -> str:
+    """The encoding (and RAW pixel format) the script's first message declares."""
+    first = script.messages[0]
+    assert isinstance(first, Message)
+    video = first.media_stream_descriptor.media_descriptor.video_frame_sample_format
+    name = media_pb2.VideoFrameSampleFormat.Encoding.Name(video.encoding)
+    if name == "RAW":
+        name += " " + media_pb2.VideoFrameSampleFormat.PixelFormat.Name(video.pixel_format)
+    shm = first.media_stream_descriptor.HasField("shared_memory_buffer_transfer_properties")
+    return f"{name} {'shared memory' if shm else 'embedded'}"
 
 
 def _rule(details: str) -> str:
@@ -242,6 +288,9 @@ def _known_calls() -> dict[str, Script]:
         ),
         "timescale 0, tolerated (H3)": call((timescale_zero, sample(2, jpg))),
         "cancel after the reply": Script((descriptor(JPG_33x17),), True, "cancel"),
+        "sample over the message limit (E2)": call(
+            (descriptor(JPG_33x17), sample(2, bytes(MAX_MESSAGE_MIB << 20)))
+        ),
     }
 
 
@@ -257,6 +306,7 @@ def test_known_hostile_calls(fuzz_channel: grpc.Channel, name: str) -> None:
 
 
 @FUZZ
+@pytest.mark.timeout(0 if _EXAMPLES else 120)  # a long random hunt is not bounded by CI's limit
 @given(script=scripts(PLACES))
 def test_any_call_ends_with_a_status_and_the_server_carries_on(
     fuzz_channel: grpc.Channel, script: Script
@@ -266,6 +316,8 @@ def test_any_call_ends_with_a_status_and_the_server_carries_on(
     # What the examples reached, for --hypothesis-show-statistics.
     event(f"{script.ending}: {call.code.name if call.code else None}")
     event(f"rule {_rule(call.details)}, {len(call.responses)} responses")
+    if call.code == grpc.StatusCode.OK and len(call.responses) > 1:
+        event(f"frames answered: {_format_of(script)}")
     judge(call, script)
     assert_still_serving(fuzz_channel)
 
