@@ -67,7 +67,7 @@ def parse_address(
             )
     if not has_port or not port_text:
         raise AddressError(f"{text!r} has no port: expected HOST:PORT, such as localhost:5001")
-    if not port_text.isdigit():
+    if not (port_text.isascii() and port_text.isdigit()):  # "²".isdigit(), but int() fails
         raise AddressError(f"{text!r}: port {port_text!r} is not a number")
     port = int(port_text)
     lowest = 0 if allow_port_zero else 1

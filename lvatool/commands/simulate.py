@@ -52,9 +52,12 @@ _PEM_MARKER = b"-----BEGIN CERTIFICATE-----"
 
 
 def _say(message: str, console: Console | None = None) -> None:
-    """One line on stderr; ``message`` is text (it may quote the extension), not markup."""
+    """One line on stderr; ``message`` is text (it may quote the extension), not markup.
+
+    Soft-wrapped: the terminal wraps it, so a long path is never cut by a newline.
+    """
     (console or Console(stderr=True)).print(
-        f"[red]lvatool simulate:[/red] {as_text(message)}", highlight=False
+        f"[red]lvatool simulate:[/red] {as_text(message)}", highlight=False, soft_wrap=True
     )
 
 

@@ -51,6 +51,21 @@ def _local_server() -> Iterator[str]:
         yield server.address
 
 
+@contextlib.contextmanager
+def _events_file(path: Path) -> Iterator[IO[str]]:
+    """``--output``, line-buffered: each event reaches the file as it happens.
+
+    A full disk then fails the write of that event, inside the stream, which ends the run
+    with the reason; closing, whose flush would fail the same way again, stays quiet.
+    """
+    file = path.open("w", encoding="utf-8", buffering=1)
+    try:
+        yield file
+    finally:
+        with contextlib.suppress(OSError):
+            file.close()
+
+
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -73,9 +88,7 @@ def simulate(
             )
         output: IO[str] | None = None
         if options.output is not None:
-            # Line-buffered: each event reaches the file as it happens (``tail -f`` works),
-            # and a full disk fails that write, inside the stream, not the final close.
-            output = stack.enter_context(options.output.open("w", encoding="utf-8", buffering=1))
+            output = stack.enter_context(_events_file(options.output))
         return _run_streams(options, stream_options, stop, output, on_progress)
     raise AssertionError("unreachable")
 
