@@ -121,8 +121,8 @@ def check_encoded_frame(
 ) -> ImageHeader:
     """The header of an encoded sample, if it may be decoded; ImageHeaderError if not.
 
-    The image must be in the encoding the descriptor declared, have the dimensions it
-    declared (each one the descriptor sets; 0 declares nothing) and at most
+    The image must be in the encoding the descriptor declared, have the size it declared
+    (see :func:`_check_declared_size`) and at most
     ``max_pixels`` pixels, so that a decoder never allocates more than the stream
     promised and the server allows (A3).
     """
@@ -135,18 +135,38 @@ def check_encoded_frame(
         )
     if header.width <= 0 or header.height <= 0:
         raise ImageHeaderError(f"the {header.encoding.name} header declares {size} pixels")
-    for name, actual, promised in (
-        ("width", header.width, declared.width),
-        ("height", header.height, declared.height),
-    ):
-        if promised and actual != promised:
-            raise ImageHeaderError(
-                f"the {header.encoding.name} image is {size}, but the descriptor's "
-                f"video_frame_sample_format.dimensions.{name} is {promised} (H3)"
-            )
+    _check_declared_size(header, declared)
     if header.pixels > max_pixels:
         raise ImageHeaderError(
             f"the {header.encoding.name} header declares {size} = {header.pixels} pixels, "
             f"over the limit of {max_pixels}: refused before decoding (A3)"
         )
     return header
+
+
+def _check_declared_size(header: ImageHeader, declared: FrameFormat) -> None:
+    """The image's size must be the one the descriptor declared, as F4 scales it.
+
+    ``stretch`` and ``pad`` give exactly width x height; ``preserveAspectRatio`` fits the
+    frame inside that box, so the frame sent is smaller in one dimension (F4). A frame
+    therefore matches when it fits the box and fills it in at least one dimension; a
+    dimension of 0 declares nothing. Anything else is not the stream the client promised.
+    """
+    size = f"{header.width}x{header.height}"
+    box = f"{declared.width or 'any'}x{declared.height or 'any'}"
+    fits = all(
+        not promised or actual <= promised
+        for actual, promised in ((header.width, declared.width), (header.height, declared.height))
+    )
+    fills = (
+        not declared.width
+        or not declared.height
+        or header.width == declared.width
+        or header.height == declared.height
+    )
+    if not (fits and fills):
+        raise ImageHeaderError(
+            f"the {header.encoding.name} image is {size}, but the descriptor's "
+            f"video_frame_sample_format.dimensions are {box}: a frame is that size, or fits "
+            "inside it filling one side when scaled with preserveAspectRatio (H3, F4)"
+        )

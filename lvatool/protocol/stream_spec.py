@@ -81,7 +81,8 @@ def _frame_format(media: media_pb2.MediaDescriptor) -> FrameFormat:
             field=f"{prefix}.encoding",
         ) from None
     if encoding is not Encoding.RAW:
-        # Encoded images carry their own size and format; dimensions are informative.
+        # Encoded images carry their own size; each sample's header is checked against
+        # these dimensions on arrival (lvatool.media.image_header, H3, F4).
         return FrameFormat(encoding, width=video.dimensions.width, height=video.dimensions.height)
     try:
         pixel_format = PixelFormat(video.pixel_format)

@@ -130,10 +130,17 @@ def test_declared_dimensions_must_match() -> None:
     data = encode_image(rgb(40, 30), Encoding.JPG)
     assert check_encoded_frame(data, FrameFormat(Encoding.JPG, width=40, height=30))
     assert check_encoded_frame(data, FrameFormat(Encoding.JPG))  # 0 declares nothing
-    with pytest.raises(ImageHeaderError, match=r"dimensions\.width is 41"):
-        check_encoded_frame(data, FrameFormat(Encoding.JPG, width=41, height=30))
-    with pytest.raises(ImageHeaderError, match=r"dimensions\.height is 29"):
-        check_encoded_frame(data, FrameFormat(Encoding.JPG, width=40, height=29))
+    for width, height in ((39, 30), (40, 29), (41, 31), (80, 60)):
+        with pytest.raises(ImageHeaderError, match=rf"40x30, .*dimensions are {width}x{height}"):
+            check_encoded_frame(data, FrameFormat(Encoding.JPG, width=width, height=height))
+
+
+@pytest.mark.parametrize("box", [(40, 40), (60, 30), (40, 0), (0, 30)])
+def test_a_frame_scaled_to_fit_its_box_matches(box: tuple[int, int]) -> None:
+    """F4: preserveAspectRatio fits the frame inside width x height, one side filled, so a
+    40x30 frame is what a legal client sends for a 40x40 or a 60x30 box."""
+    data = encode_image(rgb(40, 30), Encoding.JPG)
+    assert check_encoded_frame(data, FrameFormat(Encoding.JPG, width=box[0], height=box[1]))
 
 
 @pytest.mark.parametrize("declared", [Encoding.JPG, Encoding.BMP])

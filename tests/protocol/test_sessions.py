@@ -213,7 +213,7 @@ def test_descriptor_validation_names_the_field(
     assert field in str(caught.value)
 
 
-@pytest.mark.parametrize("name", ["", "../etc/passwd", "a/b", "..", "x..y"])
+@pytest.mark.parametrize("name", ["", "../etc/passwd", "a/b", "..", "."])
 def test_bad_handle_names_are_refused(name: str) -> None:
     """M4: the handle name must be a plain file name."""
     message = _descriptor()

@@ -147,9 +147,9 @@ def test_dots_inside_a_handle_name_are_served(
     ("declared", "content", "expected"),
     [
         (PNG, "bomb", "over the limit"),
-        (FrameFormat(Encoding.PNG, width=160, height=120), "bomb", "dimensions.width is 160"),
+        (FrameFormat(Encoding.PNG, width=160, height=120), "bomb", "dimensions are 160x120"),
         (FrameFormat(Encoding.JPG, width=33, height=17), "png", "encoding is JPG"),
-        (FrameFormat(Encoding.PNG, width=32, height=17), "png", "dimensions.width is 32"),
+        (FrameFormat(Encoding.PNG, width=32, height=17), "png", "dimensions are 32x17"),
     ],
     ids=["bomb-no-dimensions", "bomb-declared-small", "png-on-jpg-stream", "wrong-width"],
 )
