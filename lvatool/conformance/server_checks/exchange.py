@@ -257,4 +257,3 @@ def exchange(
     if judge_silence:
         call.env.learn_from(record)
     return record
-

@@ -31,9 +31,7 @@ def handshake(context: CheckContext) -> str:
         raise CheckFailed(str(record.broken))
     if not replied:
         if record.ended is not None and env.probe is None:
-            raise CheckSkipped(
-                f"{record.story()}; no format is served, which S07 and S08 judge"
-            )
+            raise CheckSkipped(f"{record.story()}; no format is served, which S07 and S08 judge")
         raise CheckFailed(f"{record.story()} (H4)")
     assert record.reply is not None
     if record.reply.ack_sequence_number != 1:
