@@ -21,17 +21,19 @@ PUBLIC = {
     "lvatool.server": [
         "DarkLightProcessor", "ExtensionServer", "Frame", "FunctionProcessor", "Inference",
         "InvalidFrameError", "Processor", "ProcessorLoadError", "ServerOptions",
-        "ServerStartError", "SessionInfo", "SessionPolicy", "classification", "entity",
-        "load_processor",
+        "ServerStartError", "SessionInfo", "SessionPolicy", "StopReport", "classification",
+        "entity", "load_processor",
     ],
     "lvatool.shm": [
-        "SHM_ROOT", "RegionAllocator", "SharedMemoryError", "SharedMemoryReader",
-        "SharedMemoryWriter",
+        "SHM_ROOT", "Leftover", "RegionAllocator", "SharedMemoryCreateError",
+        "SharedMemoryError", "SharedMemoryReader", "SharedMemorySpaceError",
+        "SharedMemoryWriter", "find_leftovers", "remove_leftovers",
     ],
     "lvatool.schemas": ["SCHEMA_NAMES", "load_schema"],
     "lvatool.conformance": [
         "CATALOGUE", "Check", "CheckResult", "CheckingExtension", "CheckingPolicy",
-        "ConnectError", "Level", "Outcome", "Selection", "ServerSuiteOptions", "SuiteReport",
+        "ConnectError", "Level", "ListenError", "Outcome", "RunOutcome", "Selection",
+        "ServerSuiteOptions", "SuiteReport",
         "checks_of", "run_client_suite", "run_server_suite", "self_test",
     ],
 }  # fmt: skip

@@ -2,9 +2,10 @@
 
 from lvatool.conformance.catalogue import CATALOGUE, Check, Level, checks_of
 from lvatool.conformance.checking_extension import CheckingExtension, CheckingPolicy
-from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
+from lvatool.conformance.results import CheckResult, Outcome, RunOutcome, SuiteReport
 from lvatool.conformance.suites import (
     ConnectError,
+    ListenError,
     Selection,
     ServerSuiteOptions,
     run_client_suite,
@@ -20,7 +21,9 @@ __all__ = [
     "CheckingPolicy",
     "ConnectError",
     "Level",
+    "ListenError",
     "Outcome",
+    "RunOutcome",
     "Selection",
     "ServerSuiteOptions",
     "SuiteReport",

@@ -17,7 +17,7 @@ from lvatool.server.processor import (
     classification,
     entity,
 )
-from lvatool.server.runner import ExtensionServer, ServerOptions, ServerStartError
+from lvatool.server.runner import ExtensionServer, ServerOptions, ServerStartError, StopReport
 from lvatool.server.servicer import SessionPolicy
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "ServerStartError",
     "SessionInfo",
     "SessionPolicy",
+    "StopReport",
     "classification",
     "entity",
     "load_processor",
