@@ -8,6 +8,8 @@ sentence naming the option, instead of after a connect timeout or in gRPC's own 
 
 from __future__ import annotations
 
+import errno
+import socket
 from dataclasses import dataclass
 
 _SCHEMES = ("tcp://", "grpc://", "dns:///")
@@ -90,3 +92,34 @@ def parse_target(text: str) -> str:
 def parse_listen(text: str, default_host: str = "0.0.0.0") -> Address:
     """A listening address (``--bind``, ``--listen``); port 0 picks a free port."""
     return parse_address(text, default_host=default_host, allow_port_zero=True)
+
+
+def why_bind_fails(address: Address) -> str:
+    """Why ``address`` cannot be listened on, in words, e.g. "address already in use".
+
+    gRPC only says that binding failed ("Failed to bind to address …"). Binding a plain
+    socket to the same address the way gRPC does (``SO_REUSEADDR``) reproduces the
+    operating system's reason: the port taken, a host that is not this machine's, a port
+    that needs privileges.
+    """
+    try:
+        candidates = socket.getaddrinfo(
+            address.host, address.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        return f"cannot resolve {address.host!r} ({error.strerror})"
+    for family, kind, protocol, _, socket_address in candidates:
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(socket_address)
+            except OSError as error:
+                return _BIND_ERRORS.get(error.errno or 0, (error.strerror or str(error)).lower())
+    return "gRPC could not listen there (the address may have been freed since)"
+
+
+_BIND_ERRORS = {
+    errno.EADDRINUSE: "address already in use (another process listens on that port)",
+    errno.EADDRNOTAVAIL: "the address does not belong to this machine",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+}

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lvatool import __version__
-from lvatool.addresses import Address, parse_listen
+from lvatool.addresses import Address, parse_listen, why_bind_fails
 from lvatool.conformance import client_checks, server_checks
 from lvatool.conformance.catalogue import Check, checks_of
 from lvatool.conformance.checking_extension import (
@@ -22,7 +22,6 @@ from lvatool.conformance.checking_extension import (
 from lvatool.conformance.child import ClientProcess, ClientStartError
 from lvatool.conformance.client_checks import ClientEnv
 from lvatool.conformance.interrupt import interruption_reason
-from lvatool.conformance.listening import bind_failure
 from lvatool.conformance.results import CheckResult, RunOutcome, SuiteReport
 from lvatool.conformance.runner import run_suite, select_checks, unfinished_report
 from lvatool.conformance.server_checks import ServerEnv, prepare, probe_candidates
@@ -226,7 +225,7 @@ def _observe_client(
     try:
         checker = CheckingExtension(address.host, address.port, policy)
     except (RuntimeError, OSError):  # gRPC says only "Failed to bind": ask the OS why
-        raise ListenError(f"cannot listen on {address}: {bind_failure(address)}") from None
+        raise ListenError(f"cannot listen on {address}: {why_bind_fails(address)}") from None
     ending = ""
     with checker:
         target = checker.address

@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import errno
 import logging
-import socket
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +17,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from lvatool.addresses import Address
+from lvatool.addresses import Address, why_bind_fails
 from lvatool.contract import SERVICE_NAME, extension_pb2
 from lvatool.grpc_options import channel_options, server_keepalive_options
 from lvatool.server.darklight import DarkLightProcessor
@@ -126,10 +124,10 @@ class ExtensionServer:
                 port = self._server.add_secure_port(str(listen), credentials)
             else:
                 port = self._server.add_insecure_port(str(listen))
-        except RuntimeError:  # gRPC says only that binding failed; see _why_bind_fails
+        except RuntimeError:  # gRPC says only that binding failed; see why_bind_fails
             port = 0
         if port == 0:
-            raise ServerStartError(f"cannot listen on {listen}: {_why_bind_fails(listen)}")
+            raise ServerStartError(f"cannot listen on {listen}: {why_bind_fails(listen)}")
         self.port = int(port)
         self._server.start()
         for service in ("", SERVICE_NAME):
@@ -187,30 +185,3 @@ class ExtensionServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop(grace_s=1.0)
-
-
-def _why_bind_fails(listen: Address) -> str:
-    """Why gRPC could not bind ``listen``, in words: it only says that it failed.
-
-    Binding a plain socket to the same address reproduces the operating system's reason
-    (the port in use, an address not on this machine, a privileged port).
-    """
-    try:
-        infos = socket.getaddrinfo(
-            listen.host, listen.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except socket.gaierror:
-        return f"unknown host {listen.host!r}"
-    for family, kind, proto, _, sockaddr in infos:
-        with socket.socket(family, kind, proto) as probe:
-            try:
-                probe.bind(sockaddr)
-            except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    return "address already in use (another process listens on that port)"
-                if error.errno == errno.EADDRNOTAVAIL:
-                    return "the address does not belong to this machine"
-                if error.errno == errno.EACCES:
-                    return "permission denied (ports below 1024 need privileges)"
-                return error.strerror or str(error)
-    return "the address is in use or invalid"
