@@ -193,7 +193,10 @@ def simulate(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     debug: Annotated[
-        bool, typer.Option(help="On an internal error, print its traceback (for a bug report).")
+        bool,
+        typer.Option(
+            "--debug", help="On an internal error, print its traceback (for a bug report)."
+        ),
     ] = False,
 ) -> None:
     """Stream a video to a gRPC extension exactly as LVA would, and measure what comes back.
@@ -201,9 +204,9 @@ def simulate(
     With no options: starts the reference server in-process, streams the bundled clip and
     checks every result against the clip's ground truth.
 
-    Exit codes: 0 ok, 1 a threshold not met, frames timed out or an internal error, 2
-    usage, 3 cannot connect (or the extension ended the call), 4 the extension broke the
-    protocol, 130 interrupted.
+    Exit codes: 0 ok; 1 a threshold not met, frames timed out or an internal error;
+    2 usage; 3 cannot connect (or the extension ended the call); 4 the extension broke
+    the protocol; 130 interrupted.
     """
     with _interrupt_exits():  # Ctrl-C while probing a video or starting up: 130 too
         for option, path in (("--json", json_path), ("--output", output)):
