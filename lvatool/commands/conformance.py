@@ -29,7 +29,6 @@ from lvatool.conformance.explain import UnknownIdError, explain
 from lvatool.conformance.interrupt import interrupts_raise
 from lvatool.conformance.report import (
     ReportPathError,
-    as_text,
     catalogue_json,
     check_report_path,
     render_catalogue,
@@ -42,6 +41,7 @@ from lvatool.conformance.runner import ran_any
 from lvatool.conformance.suites import interrupted_report
 from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, PixelFormat
 from lvatool.sim.call import ConnectOptions
+from lvatool.text import as_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

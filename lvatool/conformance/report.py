@@ -9,27 +9,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from lvatool.conformance.catalogue import Check
 from lvatool.conformance.results import CheckResult, Outcome, RunOutcome, SuiteReport
+from lvatool.text import as_text
 
 _STYLE = {Outcome.PASS: "green", Outcome.FAIL: "red", Outcome.ERROR: "red bold",
           Outcome.WARN: "yellow", Outcome.SKIP: "dim"}  # fmt: skip
-
-
-def as_text(text: str) -> str:
-    """Text that may come from the peer, made safe to print with rich.
-
-    Results quote what the server or client sent (a status message, a handle name); a
-    ``[bold]`` in it must print as itself, and a control character (an ANSI escape that
-    clears the screen) as an escape sequence, never act on the user's terminal.
-    """
-    visible = "".join(
-        c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
-    )
-    return escape(visible)
 
 
 def render_catalogue(checks: list[Check], console: Console) -> None:

@@ -11,9 +11,10 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from lvatool.cli import app
-from lvatool.conformance.report import as_text, render_report
+from lvatool.conformance.report import render_report
 from lvatool.conformance.results import CheckResult, Outcome, SuiteReport
 from lvatool.contract import extension_pb2, extension_pb2_grpc
+from lvatool.text import as_text
 
 HOSTILE = "[bold red]refused[/] [/] \x1b[2J"
 

@@ -14,6 +14,7 @@ numbering check instead of breaking every other check's session.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from lvatool.sim.call import (
     CallError,
     ConnectOptions,
     ExtensionCall,
+    ReaderCrashed,
     open_channel,
     wait_for_channel,
 )
@@ -131,10 +133,11 @@ class ProbeCall:
         self.channel = open_channel(self.connect)
         context.on_cancel(self.channel.close)
         try:
+            # All of the connect options, so a TLS mistake is named as such (not as silence).
             wait_for_channel(
                 self.channel,
-                ConnectOptions(
-                    target=self.connect.target,
+                dataclasses.replace(
+                    self.connect,
                     connect_timeout_s=context.remaining(self.connect.connect_timeout_s),
                 ),
             )
@@ -161,6 +164,8 @@ class ProbeCall:
         if isinstance(event, ReplyReceived):
             self.record.reply = event
             return True
+        if isinstance(event, ReaderCrashed):
+            raise event  # lvatool's own bug: the check is an ERROR, not a verdict on the server
         if isinstance(event, CallEnded):
             self.record.ended = event
         elif isinstance(event, ProtocolError):
@@ -213,6 +218,8 @@ class ProbeCall:
             self.on_ack(ack)
 
     def _settle(self, event: object | None) -> None:
+        if isinstance(event, ReaderCrashed):
+            raise event  # lvatool's own bug: the check is an ERROR, not a verdict on the server
         if isinstance(event, CallEnded):
             self.record.ended = event
         elif isinstance(event, ProtocolError):
