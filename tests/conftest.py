@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import grpc
@@ -9,6 +10,20 @@ import pytest
 
 from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
 from tests.rawcall import RawCall
+
+
+@pytest.fixture(autouse=True)
+def _lvatool_logging_restored() -> Iterator[None]:
+    """Undo what an in-process ``lvatool serve`` does to the ``lvatool`` logger.
+
+    ``configure_logging`` points the logger at the ``sys.stderr`` of its moment, which
+    under ``CliRunner`` is a capture closed when that test ends; a later test's log
+    record would then fail to print ("--- Logging error ---") into that test's output.
+    """
+    logger = logging.getLogger("lvatool")
+    saved = (logger.handlers[:], logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 @pytest.fixture
