@@ -131,6 +131,11 @@ class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: i
         self.quirk = quirk
         self.expected_auth = basic_credentials(*credentials) if credentials is not None else None
         self.wedged = threading.Event()  # WEDGED_AFTER_CANCEL: set once a call was cancelled
+        # WEDGED_AFTER_CANCEL: contexts of calls in progress. A new call wedges the servicer
+        # when one of them is no longer active: gRPC saw the client's cancel before this
+        # call arrived, even if that call's own thread has not noticed it yet (under load
+        # it may not have, and the mutant would serve a session it should refuse).
+        self._in_progress: list[grpc.ServicerContext] = []
         self._lock = threading.Condition()
         self._calls = 0  # calls begun, for the *_FIRST_SESSION_ONLY faults
         self._active = 0  # calls in progress, for SHARED_STATE
@@ -140,6 +145,10 @@ class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: i
     def ProcessMediaStream(
         self, request_iterator: Iterator[Message], context: grpc.ServicerContext
     ) -> Iterator[Message]:
+        if self.fault is Fault.WEDGED_AFTER_CANCEL:
+            with self._lock:
+                if any(not earlier.is_active() for earlier in self._in_progress):
+                    self.wedged.set()
         if self.wedged.is_set():
             context.abort(grpc.StatusCode.UNAVAILABLE, "wedged since an earlier call")
         if self.expected_auth is not None and self.fault is not Fault.IGNORES_CREDENTIALS:
@@ -152,6 +161,7 @@ class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: i
             self._calls += 1
             self._active += 1
             first = self._calls == 1
+            self._in_progress.append(context)
         call = _MutantCall(self, request_iterator, context, first_call=first)
         try:
             yield from call.run()
@@ -163,9 +173,17 @@ class MutantServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: i
         finally:
             with self._lock:
                 self._active -= 1
+                if not call.cancelled and context in self._in_progress:
+                    self._in_progress.remove(context)
             call.close()
             if self.fault is Fault.WEDGED_AFTER_CANCEL and call.cancelled:
                 self.wedged.set()
+
+    def ending(self, context: grpc.ServicerContext) -> None:
+        """The mutant itself ends this call: it must not count as one the client cancelled."""
+        with self._lock:
+            if context in self._in_progress:
+                self._in_progress.remove(context)
 
     def share(self, result: list[Inference]) -> list[Inference]:
         """SHARED_STATE: store this session's result in the servicer, read it back later.
@@ -471,6 +489,7 @@ class _MutantCall:
     def _abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         if self.fault is Fault.WEDGED_AFTER_BAD_INPUT and code is grpc.StatusCode.INVALID_ARGUMENT:
             self.servicer.wedged.set()
+        self.servicer.ending(self.context)  # ended by us: not a cancelled call
         self.context.abort(code, details)
         raise _Ended  # not reached: abort raises
 
