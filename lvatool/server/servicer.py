@@ -254,13 +254,21 @@ class CallHandler:
                 return
             try:
                 event = self._receive(message)
+                assert isinstance(event, SampleReceived)
+                frame = self._frame(event)
             except _Abort:
                 yield from self._flush(batch)  # finish what is in hand, then end the call
                 raise
-            assert isinstance(event, SampleReceived)
             if not batch:
                 batch_deadline = time.monotonic() + self.policy.batch_timeout_s
-            batch.append(self._frame(event))
+            batch.append(frame)
+            log.debug(
+                "session peer=%s sample %d received, %d of %d in the batch",
+                self.peer,
+                event.sequence_number,
+                len(batch),
+                self.policy.batch_size,
+            )
             if len(batch) >= self.policy.batch_size:
                 yield from self._flush(batch)
 
@@ -269,6 +277,13 @@ class CallHandler:
         if not batch:
             return
         assert self._info is not None
+        if self._shm is not None:
+            try:  # the frames wait in the batch: the file may have shrunk since (M1, A3)
+                self._shm.ensure_intact(f"the {len(batch)} frame(s) waiting to be processed")
+            except SharedMemoryError as error:
+                raise _Abort(
+                    error.status, f"media_sample.content_reference: {error} ({error.rule})"
+                ) from None
         try:
             returned = self.processor.process_batch(batch, self._info)
         except InvalidFrameError as error:

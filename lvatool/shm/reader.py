@@ -136,16 +136,24 @@ class SharedMemoryReader:
             raise ValueError(
                 f"region [{offset}, +{length}) lies outside the {self.length}-byte buffer"
             )
+        self.ensure_intact(f"region [{offset}, +{length})")
+        return self._view[offset : offset + length]
+
+    def ensure_intact(self, what: str = "the buffer") -> None:
+        """Raise :class:`SharedMemoryError` if the peer has shrunk the file since it was mapped.
+
+        Past the end of a shrunk file a mapped page is SIGBUS, not an exception, so a
+        reader checks before it touches pages: when it takes a region, and again just
+        before views taken earlier are read (a batch waits before it is processed).
+        """
         if self._fd < 0:
             raise ValueError("the shared buffer is closed")
-        # Past the end of a shrunk file a mapped page is SIGBUS, not an exception.
         size = os.fstat(self._fd).st_size
         if size < self.length:
             raise SharedMemoryError(
                 f"{self.path} shrank to {size} bytes after it was mapped, below the "
-                f"declared {self.length}; region [{offset}, +{length}) cannot be read"
+                f"declared {self.length}; {what} cannot be read"
             )
-        return self._view[offset : offset + length]
 
     def close(self) -> None:
         """Unmap the buffer, unless a frame view is still alive (then the GC will)."""

@@ -58,8 +58,8 @@ def still_served(channel: grpc.Channel) -> None:
     call.send(descriptor(JPG))
     assert call.recv(DEADLINE_S).WhichOneof("payload") == "media_stream_descriptor"
     call.send(sample(2, encode(LIGHT, JPG)))
+    call.half_close()  # a server that batches processes a partial batch at the half-close
     assert label(call.recv(DEADLINE_S)) == "light"
-    call.half_close()
     assert call.status(DEADLINE_S)[0] == grpc.StatusCode.OK
 
 
@@ -185,6 +185,25 @@ def test_four_bombs_in_a_batch_are_refused_at_the_first() -> None:
         assert code == grpc.StatusCode.INVALID_ARGUMENT, details
         assert "over the limit" in details
         assert processor.frames == 0
+
+
+def test_frames_waiting_in_the_batch_are_answered_before_a_bad_one_ends_the_call() -> None:
+    """Q2: a bad sample ends the call, but the good frames already in the batch get their
+    acks first, as with any other refused sample."""
+    policy = SessionPolicy(batch_size=4, batch_timeout_s=60.0)
+    options = ServerOptions(host="127.0.0.1", port=0, policy=policy)
+    with ExtensionServer(options) as server, _channel(server) as channel:
+        call = RawCall(channel, deadline_s=DEADLINE_S)
+        call.send(descriptor(JPG))
+        assert call.recv(DEADLINE_S).WhichOneof("payload") == "media_stream_descriptor"
+        call.send(sample(2, encode(DARK, JPG)))
+        call.send(sample(3, encode(LIGHT, JPG)))
+        call.send(sample(4, encode(LIGHT, PNG)))  # a PNG on a JPG stream (H3)
+        acks = [call.recv(DEADLINE_S) for _ in range(2)]
+        assert [(m.ack_sequence_number, label(m)) for m in acks] == [(2, "dark"), (3, "light")]
+        code, details = call.status(DEADLINE_S)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, details
+        assert "encoding is JPG" in details
 
 
 class _RecordingProcessor(Processor):

@@ -19,6 +19,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from typing import IO
 
 import grpc
 import pytest
@@ -51,9 +52,20 @@ def _wait_until_serving(address: str, process: subprocess.Popen[str]) -> None:
 @pytest.fixture
 def serve_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``lvatool serve`` in its own process, so that a SIGBUS kills it and not pytest."""
+    yield from _serve()
+
+
+@pytest.fixture
+def batching_serve_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The same, holding frames in batches of 2 for up to a minute before processing."""
+    yield from _serve("--batch-size", "2", "--batch-timeout-ms", "60000", "--log-level", "debug")
+
+
+def _serve(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = _free_port()
+    command = [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [*command, "--port", str(port), *options],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -107,6 +119,30 @@ def test_server_survives_a_buffer_shrunk_after_the_handshake(
     assert "Fatal Python error" not in stderr
 
 
+def test_a_frame_waiting_in_a_batch_is_not_read_from_a_shrunk_buffer(
+    batching_serve_process: tuple[subprocess.Popen[str], str], buffer: ShmFile
+) -> None:
+    """A3, M1: a frame's region was whole when it arrived, but the client shrinks the file
+    while the frame waits for its batch; the server checks again before processing it."""
+    process, address = batching_serve_process
+    frame = raw_format(DARK)
+    content = encode(DARK, frame)
+    buffer.write(8192, content)
+    with grpc.insecure_channel(address) as channel:
+        call = RawCall(channel, deadline_s=2 * DEADLINE_S)
+        call.send(descriptor(frame, SharedMemoryTransfer(buffer.name, buffer.size)))
+        assert call.recv(DEADLINE_S).WhichOneof("payload") == "media_stream_descriptor"
+        call.send(reference(2, 8192, len(content)))  # waits for a second frame
+        _wait_for_log(process, "sample 2 received, 1 of 2 in the batch")
+        os.truncate(buffer.path, 4096)
+        call.half_close()  # the half-close processes the partial batch (Q6)
+        code, details = call.status(DEADLINE_S)
+        assert process.poll() is None, f"the server died ({process.returncode})"
+        assert code == grpc.StatusCode.FAILED_PRECONDITION, details
+        assert "shrank to 4096 bytes" in details and "waiting to be processed" in details
+        still_served(channel)
+
+
 _CHECKER = textwrap.dedent(
     """
     import json
@@ -123,15 +159,29 @@ _CHECKER = textwrap.dedent(
 )
 
 
-def _read_line(process: subprocess.Popen[str], deadline_s: float) -> str:
-    """The next line the process prints, or an AssertionError once ``deadline_s`` passes."""
-    assert process.stdout is not None
+def _wait_for_log(process: subprocess.Popen[str], text: str) -> None:
+    """Read the server's log until a line holds ``text``; fail at the deadline."""
+    end = time.monotonic() + DEADLINE_S
+    while (left := end - time.monotonic()) > 0:
+        line = _read_line(process, left, stream=process.stderr)
+        if text in line:
+            return
+    raise AssertionError(f"the server never logged {text!r}")
+
+
+def _read_line(
+    process: subprocess.Popen[str], deadline_s: float, stream: IO[str] | None = None
+) -> str:
+    """The next line the process prints (on stdout unless ``stream``), or an AssertionError
+    once ``deadline_s`` passes."""
+    stream = stream or process.stdout
+    assert stream is not None
     with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
+        selector.register(stream, selectors.EVENT_READ)
         end = time.monotonic() + deadline_s
         while (left := end - time.monotonic()) > 0:
             if selector.select(left):
-                return process.stdout.readline()
+                return stream.readline()
     raise AssertionError(f"the checker printed nothing within {deadline_s} s")
 
 
