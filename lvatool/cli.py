@@ -17,6 +17,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Markdown re-flows the docstrings' paragraphs to the terminal's width; "rich" would
+    # keep every line break of the source and wrap each line again.
+    rich_markup_mode="markdown",
 )
 app.command("serve")(serve.serve)
 app.command("simulate")(simulate.simulate)
