@@ -66,6 +66,24 @@ class StreamOptions:
     graph: tuple[str, str, str] | None = None
     timescale: int = 90_000
 
+    def __post_init__(self) -> None:
+        """Refuse values that would make a stream wait forever, before it starts.
+
+        With no frame allowed in flight, or no time for an ack, a stream could never send
+        or never give up; the command line's ranges refuse them, this refuses them for
+        callers from Python.
+        """
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {self.max_in_flight}")
+        if not self.ack_timeout_s > 0:
+            raise ValueError(f"ack_timeout_s must be positive, not {self.ack_timeout_s}")
+        if self.on_full not in ("wait", "drop"):
+            raise ValueError(f"on_full must be 'wait' or 'drop', not {self.on_full!r}")
+        if self.max_fps is not None and not self.max_fps > 0:
+            raise ValueError(f"max_fps must be positive, not {self.max_fps}")
+        if self.shm_bytes is not None and self.shm_bytes <= 0:
+            raise ValueError(f"shm_bytes must be positive, not {self.shm_bytes}")
+
 
 class StreamFailure(Exception):
     """The stream ended early.

@@ -121,3 +121,17 @@ def test_ctrl_c_counts_frames_in_flight_as_interrupted(tmp_path: Path) -> None:
     assert summary["outcome"] == "interrupted"
     assert summary["frames_interrupted"] == summary["frames_sent"] == 8
     assert summary["frames_timed_out"] == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"max_in_flight": 0}, {"ack_timeout_s": 0.0}, {"on_full": "queue"}, {"max_fps": 0.0},
+     {"shm_bytes": 0}],
+    ids=["no-frame-in-flight", "no-ack-time", "on-full", "max-fps", "shm-bytes"],
+)  # fmt: skip
+def test_stream_options_that_would_wait_forever_are_refused_from_python(
+    bad: dict[str, object],
+) -> None:
+    """From Python, where no command-line range guards them: refused at construction."""
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        StreamOptions(connect=ConnectOptions(target="localhost:5001"), **bad)  # type: ignore[arg-type]
