@@ -38,7 +38,12 @@ from lvatool.protocol import (
     StreamSpec,
 )
 from lvatool.server.processor import classification
-from lvatool.server.pump import EndOfStream, RequestPump
+from lvatool.server.pump import (
+    EndOfStream,
+    TolerantRequestPump,
+    UndecodableRequest,
+    tolerant_extension_handler,
+)
 from lvatool.shm import SharedMemoryError, SharedMemoryReader
 
 Message = extension_pb2.MediaStreamMessage
@@ -131,7 +136,7 @@ class _Session:
         self.held: list[_Held] = []
 
     def run(self, requests: Iterator[Message], context: grpc.ServicerContext) -> Iterator[Message]:
-        pump = RequestPump(requests, capacity=64)
+        pump = TolerantRequestPump(requests, capacity=64)
         try:
             yield from self._stream(pump, context)
         except RemoteProtocolError as error:  # nothing after it can be judged: end the call
@@ -144,7 +149,9 @@ class _Session:
             found = self.protocol.violations + self.seen
             self.record.violations = sorted(found, key=lambda v: v.message_index or 0)
 
-    def _stream(self, pump: RequestPump, context: grpc.ServicerContext) -> Iterator[Message]:
+    def _stream(
+        self, pump: TolerantRequestPump, context: grpc.ServicerContext
+    ) -> Iterator[Message]:
         first = pump.get(self.policy.handshake_timeout_s)
         if first is None or isinstance(first, EndOfStream):
             self.record.ending = "timeout" if first is None else _ending(first, context)
@@ -159,6 +166,7 @@ class _Session:
                 )
             )
             return
+        first = self._decoded(first)
         if first.HasField("media_stream_descriptor"):
             self.record.descriptor = first.media_stream_descriptor
         event = self.protocol.receive(first)
@@ -233,7 +241,9 @@ class _Session:
             self.seen.append(violation)
             raise violation from None
 
-    def _delay_reply(self, pump: RequestPump, context: grpc.ServicerContext) -> EndOfStream | None:
+    def _delay_reply(
+        self, pump: TolerantRequestPump, context: grpc.ServicerContext
+    ) -> EndOfStream | None:
         """Hold the reply back; a sample that arrives meanwhile was sent too early (H5).
 
         A half-close or cancel in this window ends the stream: keep it, do not wait on.
@@ -257,8 +267,27 @@ class _Session:
             self._take(message)
         return None
 
-    def _take(self, message: Message) -> None:
+    def _decoded(self, message: Message | UndecodableRequest) -> Message:
+        """The message, or the end of the call: bytes that are not a message break H2.
+
+        gRPC would otherwise end the call with INTERNAL by itself, and the session would
+        see only the end of its requests, as if the client had half-closed cleanly.
+        """
+        if not isinstance(message, UndecodableRequest):
+            return message
+        violation = RemoteProtocolError(
+            f"message {self.protocol.messages_received + 1} is not a MediaStreamMessage: "
+            f"{message.reason}",
+            rule="H2",
+            field="payload",
+            message_index=self.protocol.messages_received + 1,
+        )
+        self.seen.append(violation)
+        raise violation
+
+    def _take(self, message: Message | UndecodableRequest) -> None:
         """Judge a sample, hash its region on arrival (M3) and hold it for a late ack."""
+        message = self._decoded(message)
         event = self.protocol.receive(message)
         assert isinstance(event, SampleReceived)
         content = event.content
@@ -366,7 +395,10 @@ class CheckingExtension:
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="lvatool-checker"),
             options=channel_options(64),
         )
-        extension_pb2_grpc.add_MediaGraphExtensionServicer_to_server(self.servicer, self._server)  # type: ignore[no-untyped-call]
+        # Garbage bytes from the client reach the session, which records them (H2).
+        self._server.add_generic_rpc_handlers(
+            (tolerant_extension_handler(self.servicer.ProcessMediaStream),)
+        )
         bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self.port = int(self._server.add_insecure_port(bind))
         if not self.port:

@@ -95,10 +95,13 @@ def _verdict(problems: list[str], ok: str) -> str:
     return ok
 
 
-@check("C01", "The first message is a media stream descriptor", "H2", suite=SUITE)
+@check("C01", "The first message is a media stream descriptor, every later one a sample",
+       "H2", suite=SUITE)  # fmt: skip
 def first_message(context: CheckContext) -> str:
+    """Every session must begin with its descriptor, and every later message must be a
+    MediaStreamMessage carrying a media_sample (bytes that are not a message at all too)."""
     problems = _violations(context, _sessions(context))
-    return _verdict(problems, "every session began with its descriptor")
+    return _verdict(problems, "every session began with its descriptor, then sent samples")
 
 
 @check("C02", "The descriptor describes the media sanely", "H3, H6", suite=SUITE)

@@ -10,13 +10,14 @@ control rather than by our memory (A3).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+import grpc
 from google.protobuf.message import DecodeError
 
-from lvatool.contract import extension_pb2
+from lvatool.contract import SERVICE_NAME, extension_pb2
 from lvatool.handover import Handover
 
 Request = extension_pb2.MediaStreamMessage
@@ -41,6 +42,23 @@ def decode_request(data: bytes) -> Request | UndecodableRequest:
         return Request.FromString(data)
     except DecodeError as error:
         return UndecodableRequest(str(error) or "not protobuf")
+
+
+def tolerant_extension_handler(
+    process_media_stream: Callable[..., Iterator[Request]],
+) -> grpc.GenericRpcHandler:
+    """``ProcessMediaStream`` served with :func:`decode_request` as its deserializer.
+
+    Used in place of the generated ``add_MediaGraphExtensionServicer_to_server``, which
+    lets gRPC end a call on garbage bytes by itself: the reference server and the
+    conformance checker both want to see the garbage and say what it was.
+    """
+    method = grpc.stream_stream_rpc_method_handler(
+        process_media_stream,
+        request_deserializer=decode_request,
+        response_serializer=Request.SerializeToString,
+    )
+    return grpc.method_handlers_generic_handler(SERVICE_NAME, {"ProcessMediaStream": method})
 
 
 @dataclass(frozen=True)

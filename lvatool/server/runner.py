@@ -18,11 +18,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from lvatool.addresses import Address, why_bind_fails
-from lvatool.contract import SERVICE_NAME, extension_pb2
+from lvatool.contract import SERVICE_NAME
 from lvatool.grpc_options import channel_options, server_keepalive_options
 from lvatool.server.darklight import DarkLightProcessor
 from lvatool.server.processor import Processor
-from lvatool.server.pump import decode_request
+from lvatool.server.pump import tolerant_extension_handler
 from lvatool.server.servicer import MediaGraphExtensionServicer, SessionPolicy
 from lvatool.server.tls import TlsSetupError, load_tls_identity
 
@@ -92,13 +92,8 @@ class ExtensionServer:
         # Registered by hand rather than with the generated helper, to decode requests
         # ourselves: garbage bytes then end the call with a status the session chose and
         # logged, not one gRPC picked behind its back (issue 8, point 7).
-        method = grpc.stream_stream_rpc_method_handler(
-            self.servicer.ProcessMediaStream,
-            request_deserializer=decode_request,
-            response_serializer=extension_pb2.MediaStreamMessage.SerializeToString,
-        )
         self._server.add_generic_rpc_handlers(
-            (grpc.method_handlers_generic_handler(SERVICE_NAME, {"ProcessMediaStream": method}),)
+            (tolerant_extension_handler(self.servicer.ProcessMediaStream),)
         )
         self._health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)

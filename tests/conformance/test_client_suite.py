@@ -64,6 +64,7 @@ TARGETS: dict[str, dict[str, str]] = {
     "wrong-auth": {"C09": "A1"},
     "no-auth": {"C09": "A1"},
     "cancel": {"C10": "Q6"},
+    "garbage": {"C01": "H2"},
 }
 #: Findings that are warnings unless ``--strict``: a SHOULD check, and a tolerated oddity.
 WARNINGS = {("cancel", "C10"), ("epoch", "C08")}

@@ -31,6 +31,8 @@ most of these faults. Behaviours (and the check and rule each one should fail):
 - ``wrong-auth`` (C09, A1): well-formed Basic credentials with the wrong password.
 - ``no-auth`` (C09, A1): no ``x-ms-authentication`` header at all.
 - ``cancel`` (C10, Q6, a warning): the call is cancelled instead of half-closed.
+- ``garbage`` (C01, H2): the third sample is sent as bytes that are not a
+  ``MediaStreamMessage`` at all.
 
 The shared-memory behaviours remove their /dev/shm file however the script ends (normal
 exit, exception, SIGTERM, SIGINT, SIGHUP; only SIGKILL cannot be caught). Its name starts
@@ -55,7 +57,7 @@ from types import FrameType
 
 import grpc
 
-from lvatool.contract import extension_pb2, extension_pb2_grpc, media_pb2
+from lvatool.contract import SERVICE_NAME, extension_pb2, media_pb2
 from lvatool.grpc_options import channel_options
 from lvatool.protocol import AUTH_HEADER, basic_credentials
 from lvatool.shm import RegionAllocator, SharedMemoryWriter
@@ -98,6 +100,7 @@ BEHAVIOURS = (
     "wrong-auth",
     "no-auth",
     "cancel",
+    "garbage",
 )
 #: Buffer size in frames, for the behaviours that use shared memory.
 SHARED_MEMORY = {
@@ -131,8 +134,13 @@ class Call:
         self.channel = grpc.insecure_channel(target, options=options)
         self._outbox: queue.Queue[object] = queue.Queue()
         self._inbox: queue.Queue[Message | Ended] = queue.Queue()
-        stub = extension_pb2_grpc.MediaGraphExtensionStub(self.channel)
-        self._call = stub.ProcessMediaStream(
+        # Serialized by hand, so that a message may also be raw bytes (``garbage``).
+        process = self.channel.stream_stream(
+            f"/{SERVICE_NAME}/ProcessMediaStream",
+            request_serializer=lambda m: m if isinstance(m, bytes) else m.SerializeToString(),
+            response_deserializer=Message.FromString,
+        )
+        self._call = process(
             self._requests(),
             metadata=tuple(metadata) or None,
             timeout=CALL_DEADLINE_S,
@@ -141,9 +149,9 @@ class Call:
         self.ended: Ended | None = None
         threading.Thread(target=self._read, name="mutant-reader", daemon=True).start()
 
-    def _requests(self) -> Iterator[Message]:
+    def _requests(self) -> Iterator[Message | bytes]:
         while (item := self._outbox.get()) is not _CLOSE:
-            assert isinstance(item, Message)
+            assert isinstance(item, Message | bytes)
             yield item
 
     def _read(self) -> None:
@@ -155,7 +163,7 @@ class Call:
             code = error.code()
             self._inbox.put(Ended(code.name if code else "UNKNOWN", error.details() or ""))
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message | bytes) -> None:
         self._outbox.put(message)
 
     def half_close(self) -> None:
@@ -342,7 +350,9 @@ class Mutant:
             message = self.sample(index, base)
             if message is None:
                 break
-            call.send(message)
+            # garbage: H2, bytes that no MediaStreamMessage parses to (a field 15 varint
+            # that never ends), sent in place of the third sample
+            call.send(b"\x78\xff\xff" if self.behaviour == "garbage" and index == 2 else message)
             if self.behaviour not in BURST:
                 self._handle_until(time.monotonic() + PACE_S)
         return self._finish(half_close=self.behaviour != "cancel")
