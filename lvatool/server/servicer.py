@@ -68,6 +68,19 @@ class SessionEnd:
     message: str = ""
 
 
+def _client_cancelled(context: grpc.ServicerContext) -> bool:
+    """Whether gRPC saw the client cancel, or its connection break, before the call closed.
+
+    The public API cannot tell a half-closed call that got its OK from one whose client
+    vanished (a peer dropped by keepalive) just after its last request: gRPC ends the
+    request stream the same way, and once the status is sent ``is_active()`` is False for
+    both. gRPC's own call state records the difference, so it is read here; should its
+    internals change, the answer falls back to "not cancelled", as the log said before.
+    """
+    state = getattr(context, "_state", None)
+    return getattr(state, "client", None) == "cancelled"
+
+
 class _Abort(Exception):
     """Ends the call with ``status`` and ``message``."""
 
@@ -118,9 +131,17 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
             self.slots.release(peer)
         if not context.is_active() or self.stopping.is_set():  # no status reaches the client
             end = self._cancelled()
+        elif end.status is Status.OK and context.add_callback(
+            lambda: handler.log_end(self._settled(context))
+        ):
+            return  # logged once the call is over: only then is a cancellation certain
         handler.log_end(end)
         if end.status is not Status.OK:
             context.abort(grpc.StatusCode[end.status.name], end.message)
+
+    def _settled(self, context: grpc.ServicerContext) -> SessionEnd:
+        """How a call our handler ended with OK really ended, once gRPC has closed it."""
+        return self._cancelled() if _client_cancelled(context) else SessionEnd(Status.OK)
 
     def _cancelled(self) -> SessionEnd:
         """How a call that no status can reach ended, as the client saw it."""

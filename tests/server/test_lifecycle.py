@@ -76,10 +76,12 @@ def test_frozen_client_loses_its_slot_to_keepalive(log: ServerLog) -> None:
         assert client.stdout is not None
         assert client.stdout.readline().strip() == "ready"  # its session holds the slot
         assert server.servicer.slots.active == 1
+        (start,) = log.wait_for("session start")
+        peer = start.split("peer=", 1)[1].split()[0]  # this client's, not another server's
         client.send_signal(signal.SIGSTOP)
         wait_for(lambda: server.servicer.slots.active == 0, "the frozen client's slot freed", 60)
-        (end,) = log.wait_for("session end")
-        assert "status=CANCELLED" in end
+        (end,) = log.wait_for(f"session end peer={peer} ")
+        assert "status=CANCELLED" in end, end
         with grpc.insecure_channel(server.address) as channel:
             fresh = RawCall(channel)
             handshake(fresh)  # the slot serves someone else
