@@ -211,14 +211,7 @@ class _Session:
                 spec.shared_memory.handle_name, spec.shared_memory.length_bytes
             )
         except SharedMemoryError as error:
-            violation = RemoteProtocolError(
-                f"the shared buffer cannot be used: {error}",
-                status=error.status,
-                rule=error.rule,
-                field="shared_memory_buffer_transfer_properties",
-                message_index=1,
-            )
-            self.seen.append(violation)
+            violation = self._unusable_buffer(error, "shared_memory_buffer_transfer_properties", 1)
             raise violation from None
 
     def _read_region(self, reference: ContentReference, message_index: int) -> memoryview:
@@ -231,15 +224,23 @@ class _Session:
         try:
             return self.reader.region(reference.offset, reference.length)
         except SharedMemoryError as error:
-            violation = RemoteProtocolError(
-                f"the shared buffer cannot be used: {error}",
-                status=error.status,
-                rule=error.rule,
-                field="media_sample.content_reference",
-                message_index=message_index,
-            )
-            self.seen.append(violation)
+            field = "media_sample.content_reference"
+            violation = self._unusable_buffer(error, field, message_index)
             raise violation from None
+
+    def _unusable_buffer(
+        self, error: SharedMemoryError, field: str, message_index: int
+    ) -> RemoteProtocolError:
+        """Record that the client's buffer cannot be read (M1, M4); the call then ends."""
+        violation = RemoteProtocolError(
+            f"the shared buffer cannot be used: {error}",
+            status=error.status,
+            rule=error.rule,
+            field=field,
+            message_index=message_index,
+        )
+        self.seen.append(violation)
+        return violation
 
     def _delay_reply(
         self, pump: TolerantRequestPump, context: grpc.ServicerContext
