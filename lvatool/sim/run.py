@@ -3,6 +3,12 @@
 :func:`simulate` is what ``lvatool simulate`` calls; it is usable from Python too. It
 starts the reference server in-process when no target is given, runs the streams,
 and returns a :class:`RunResult` with the summary and what went wrong, if anything.
+
+The video is decoded and prepared once for all streams (:class:`SharedFrames`); each
+stream keeps its own call, buffer, numbering, pacing and statistics. Decoding starts
+when every stream has connected (or failed to), so no stream misses the first frames
+while another is still in its handshake. Paced streams are staggered over one frame
+interval, as real cameras are not in phase.
 """
 
 from __future__ import annotations
@@ -16,9 +22,16 @@ from pathlib import Path
 from typing import IO, Literal
 
 from lvatool.sim.publish import EventWriter
+from lvatool.sim.shared_frames import DEFAULT_WINDOW, SharedFrames
 from lvatool.sim.source import VideoSource
 from lvatool.sim.stats import RunSummary, StreamStats
-from lvatool.sim.stream import StreamFailure, StreamOptions, StreamRunner, internal_failure
+from lvatool.sim.stream import (
+    StreamFailure,
+    StreamOptions,
+    StreamRunner,
+    internal_failure,
+    skipped_packets_warning,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,22 @@ class RunOptions:
     truth: list[str] | None = None
     output: Path | None = None
     serve_locally: bool = False
+    stagger: bool | None = None  # None: staggered when paced (--realtime)
+    window: int = DEFAULT_WINDOW  # frames decoded ahead and held for the slowest stream
+
+    def __post_init__(self) -> None:
+        if self.streams < 1:
+            raise ValueError(f"streams must be at least 1, not {self.streams}")
+        if self.window < 1:
+            raise ValueError(f"window must be at least 1 frame, not {self.window}")
+
+    def schedule_offsets(self, fps: float) -> list[float]:
+        """Each stream's shift of its real-time schedule: spread over one frame interval."""
+        staggered = self.stream.realtime if self.stagger is None else self.stagger
+        if not staggered or self.streams == 1:
+            return [0.0] * self.streams
+        interval = 1.0 / (self.stream.max_fps or fps or 30.0)
+        return [interval * index / self.streams for index in range(self.streams)]
 
 
 @dataclass
@@ -109,17 +138,46 @@ def _run_streams(
             subject=f"/graphInstances/{graph[1]}/processors/{graph[2]}",
         )
     lock = threading.Lock()
+    source = VideoSource(options.video, loop=options.loop, max_frames=options.max_frames)
+    # How long the frames wait for a stream that holds the window full while another
+    # stream starves: a paced camera waits for nobody, nor does --on-full drop; with
+    # --on-full wait, as long as a stream waits for an ack.
+    wait_for_laggard = stream_options.on_full == "wait" and not stream_options.realtime
+    frames = SharedFrames(
+        source,
+        stream_options.image,
+        max_fps=stream_options.max_fps,
+        paced=stream_options.realtime,
+        window=options.window,
+        lag_grace_s=stream_options.ack_timeout_s if wait_for_laggard else 0.0,
+        as_bytes=not stream_options.shm_bytes,
+    )
     runners = [
         StreamRunner(
             stream_options,
-            VideoSource(options.video, loop=options.loop, max_frames=options.max_frames),
+            frames.reader(),
+            schedule_offset_s=offset,
             truth=options.truth,
             events=events,
             events_lock=lock,
             stop=stop,
         )
-        for _ in range(options.streams)
+        for offset in options.schedule_offsets(source.info.fps)
     ]
+    try:
+        return _run_runners(options, stream_options, runners, frames, stop, on_progress)
+    finally:
+        frames.stop()
+
+
+def _run_runners(
+    options: RunOptions,
+    stream_options: StreamOptions,
+    runners: list[StreamRunner],
+    frames: SharedFrames,
+    stop: threading.Event,
+    on_progress: ProgressCallback | None,
+) -> RunResult:
     started = time.monotonic()
     finished = [threading.Event() for _ in runners]
 
@@ -138,6 +196,9 @@ def _run_streams(
     # Events, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
     # finished while it still runs, and its clean-up (the /dev/shm file) would be lost.
     try:
+        while not all(r.connected.wait(0.05) for r in runners):
+            pass
+        frames.start()
         for done in finished:
             while not done.wait(0.2):
                 if on_progress is not None:
@@ -153,6 +214,10 @@ def _run_streams(
     total = StreamStats()
     for runner in runners:
         total.merge(runner.stats)
+    frames.stop()
+    total.frames_decoded = frames.decoded  # once, for every stream
+    total.frames_sampled_out = frames.sampled_out
+    total.warnings.extend(skipped_packets_warning(frames.source))
     failures = [r.failure for r in runners if r.failure is not None]
     shm_bytes = stream_options.shm_bytes
     summary = RunSummary(
@@ -163,6 +228,9 @@ def _run_streams(
         streams=options.streams,
         shm_mib=shm_bytes / (1 << 20) if shm_bytes else None,
         on_full=_on_full(stream_options.on_full) if shm_bytes else None,
+        per_stream=[(r.stats, r.failure.kind if r.failure is not None else "ok") for r in runners]
+        if options.streams > 1
+        else [],
     )
     if stop.is_set():
         summary.outcome, summary.error = "interrupted", "interrupted"

@@ -43,9 +43,10 @@ from lvatool.sim.call import (
     open_channel,
     wait_for_channel,
 )
-from lvatool.sim.decoder import DecodeEnded, DecoderThread, PreparedFrame
+from lvatool.sim.decoder import DecodeEnded, PreparedFrame
 from lvatool.sim.prepare import FramePreparer, ImageOptions
 from lvatool.sim.publish import EventWriter
+from lvatool.sim.shared_frames import FrameReader, SharedFrames
 from lvatool.sim.source import VideoSource
 from lvatool.sim.stats import StreamStats
 
@@ -125,17 +126,25 @@ class _Sent:
     index: int
     sent_at: float
     region: int | None
+    scheduled_at: float  # when it was due: its media time paced, else ``sent_at``
     timed_out: bool = False
 
 
 class StreamRunner:
-    """Runs one session against the extension and records what happened."""
+    """Runs one session against the extension and records what happened.
+
+    ``source`` is a video of its own (decoded for this stream alone) or a
+    :class:`FrameReader` of frames decoded once for several streams; then whoever made
+    the :class:`SharedFrames` starts them, after :attr:`connected` is set.
+    ``schedule_offset_s`` shifts this stream's real-time schedule (staggered cameras).
+    """
 
     def __init__(
         self,
         options: StreamOptions,
-        source: VideoSource,
+        source: VideoSource | FrameReader,
         *,
+        schedule_offset_s: float = 0.0,
         truth: list[str] | None = None,
         events: EventWriter | None = None,
         events_lock: threading.Lock | None = None,
@@ -143,6 +152,8 @@ class StreamRunner:
     ) -> None:
         self.options = options
         self.source = source
+        self.schedule_offset_s = schedule_offset_s
+        self.connected = threading.Event()  # handshake done, or the stream has ended
         self.truth = truth
         self.events = events
         self._events_lock = events_lock or threading.Lock()
@@ -159,14 +170,23 @@ class StreamRunner:
     # -- the run -----------------------------------------------------------------------
     def run(self) -> StreamStats:
         """Stream the whole source; failures are kept in ``self.failure``, never raised."""
-        decoder: DecoderThread | None = None
+        own: SharedFrames | None = None
+        reader: FrameReader | None = None
         channel: grpc.Channel | None = None
         shm: SharedMemoryWriter | None = None
         try:
-            preparer = FramePreparer(
-                self.options.image, self.source.info.width, self.source.info.height
-            )
-            decoder = DecoderThread(self.source, preparer, max_fps=self.options.max_fps)
+            if isinstance(self.source, FrameReader):
+                reader = self.source
+            else:
+                own = SharedFrames(
+                    self.source,
+                    self.options.image,
+                    max_fps=self.options.max_fps,
+                    paced=self.options.realtime,
+                    as_bytes=not self.options.shm_bytes,
+                )
+                reader = own.reader()
+            preparer = reader.preparer
             channel = self._open_channel()
             if self.options.shm_bytes:
                 try:
@@ -186,8 +206,10 @@ class StreamRunner:
                 graph=self.options.graph,
             )
             self._connect(channel, spec)
-            decoder.start()
-            self._stream(decoder, preparer, shm)
+            self.connected.set()
+            if own is not None:
+                own.start()
+            self._stream(reader, preparer, shm)
             self._finish()
         except StreamFailure as failure:
             self.failure = failure
@@ -198,26 +220,27 @@ class StreamRunner:
         except Exception as error:  # a bug of ours must end the run as a failure, not "ok"
             self.failure = internal_failure(error)
         finally:
-            self._clean_up(decoder, channel, shm)
+            self.connected.set()
+            self._clean_up(own, reader, channel, shm)
         return self.stats
 
     def _clean_up(
         self,
-        decoder: DecoderThread | None,
+        own: SharedFrames | None,
+        reader: FrameReader | None,
         channel: grpc.Channel | None,
         shm: SharedMemoryWriter | None,
     ) -> None:
         """Stop the stages, end the call, remove the buffer: whatever ended the stream."""
-        if decoder is not None:
-            decoder.stop()
-            self.stats.frames_decoded = decoder.decoded
-            self.stats.frames_sampled_out = decoder.sampled_out
-        skipped = self.source.skipped_packets
-        if skipped:
-            self.stats.warnings.add(
-                f"skipped {skipped} undecodable packets of {self.source.location} "
-                "(corrupt video data)"
-            )
+        if reader is not None:
+            reader.close()  # hold no shared frame back from the other streams
+            self.stats.frames_dropped_behind = reader.dropped
+            self.stats.frames_dropped += reader.dropped
+        if own is not None:
+            own.stop()
+            self.stats.frames_decoded = own.decoded
+            self.stats.frames_sampled_out = own.sampled_out
+            self.stats.warnings.extend(skipped_packets_warning(own.source))
         self._give_up_on_pending()
         if self._call is not None and self._ended is None:
             self._call.cancel()
@@ -252,14 +275,13 @@ class StreamRunner:
         self._last_progress = time.monotonic()
 
     def _stream(
-        self, decoder: DecoderThread, preparer: FramePreparer, shm: SharedMemoryWriter | None
+        self, reader: FrameReader, preparer: FramePreparer, shm: SharedMemoryWriter | None
     ) -> None:
         call = self._call
         assert call is not None
         base_ticks = int(time.time() * self.options.timescale)  # F3: ticks since the epoch
-        started = time.monotonic()
         while not self.stop.is_set():
-            item = self._next_frame(decoder)
+            item = self._next_frame(reader)
             if isinstance(item, DecodeEnded):
                 if item.crash is not None:
                     raise StreamFailure(
@@ -271,8 +293,10 @@ class StreamRunner:
                 if item.error:
                     raise StreamFailure("source", item.error)
                 return
+            scheduled: float | None = None
             if self.options.realtime:  # an absolute schedule: no drift over a long run
-                self._pause_until(started + item.time_s)
+                scheduled = reader.epoch + self.schedule_offset_s + item.time_s
+                self._pause_until(scheduled)
             self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
             size = preparer.sample_size(item.prepared)
             content: bytes | ContentReference
@@ -287,7 +311,8 @@ class StreamRunner:
             else:
                 content = preparer.to_bytes(item.prepared)
             timestamp = base_ticks + round(item.time_s * self.options.timescale)
-            sent = _Sent(0, item.index, time.monotonic(), region)
+            now = time.monotonic()
+            sent = _Sent(0, item.index, now, region, scheduled if scheduled is not None else now)
             if self.stats.first_sent_at is None:
                 self.stats.first_sent_at = sent.sent_at
             sent.sequence = call.send(timestamp, content, tag=sent)
@@ -295,10 +320,10 @@ class StreamRunner:
             self.stats.frames_sent += 1
             self.stats.bytes_sent += size
 
-    def _next_frame(self, decoder: DecoderThread) -> PreparedFrame | DecodeEnded:
+    def _next_frame(self, reader: FrameReader) -> PreparedFrame | DecodeEnded:
         """The next prepared frame; acknowledgements are serviced while it is awaited."""
         while not self.stop.is_set():
-            item = decoder.get(0.0)
+            item = reader.get(0.0)
             if item is not None:
                 return item
             self._service(0.002)
@@ -410,7 +435,8 @@ class StreamRunner:
         stats = self.stats
         stats.frames_acked += 1
         stats.last_acked_at = now
-        stats.latency.add(1000 * (now - sent.sent_at))
+        stats.latency.add(1000 * (now - sent.scheduled_at))
+        stats.service.add(1000 * (now - sent.sent_at))
         if event.inferences:
             stats.frames_with_inferences += 1
         label = None
@@ -478,3 +504,11 @@ def internal_reader_failure(error: ReaderCrashed) -> StreamFailure:
         f"internal error in lvatool simulate, not the extension's fault: {error}",
         details=error.details,
     )
+
+
+def skipped_packets_warning(source: VideoSource) -> list[str]:
+    """The warning for packets of ``source`` that did not decode, if any did not."""
+    skipped = source.skipped_packets
+    if not skipped:
+        return []
+    return [f"skipped {skipped} undecodable packets of {source.location} (corrupt video data)"]
