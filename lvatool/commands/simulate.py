@@ -134,6 +134,13 @@ def simulate(
     realtime: Annotated[
         bool, typer.Option(help="Pace frames by the video's timestamps, as a camera.")
     ] = False,
+    stagger: Annotated[
+        bool | None,
+        typer.Option(
+            help="Spread the streams' real-time schedules over one frame interval, as cameras "
+            "are not in phase; default: on with --realtime."
+        ),
+    ] = None,
     max_fps: Annotated[
         float | None, typer.Option(min=0.001, help="At most this many samples per second.")
     ] = None,
@@ -223,6 +230,8 @@ def simulate(
             raise _fail("--param needs --topology")
         t = settings or ExtensionSettings(node_name="grpcExtension", topology_name="")
 
+        if stagger and not realtime:
+            raise _fail("--stagger needs --realtime: unpaced streams have no schedule to spread")
         if on_full not in ("wait", "drop"):
             raise _fail("--on-full must be wait or drop")
         format_text = format
@@ -315,6 +324,7 @@ def simulate(
             truth=labels,
             output=output,
             serve_locally=not chosen_target,
+            stagger=stagger,
         )
         err = Console(stderr=True)
         if settings and settings.skip_without_annotation:

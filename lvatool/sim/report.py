@@ -61,16 +61,19 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         "frames_dropped", "frames_timed_out",
     ):  # fmt: skip
         table.add_row(key.replace("_", " "), str(data[key]))
+        if key == "frames_dropped" and data["frames_dropped_behind"]:
+            table.add_row("  of them a window behind", str(data["frames_dropped_behind"]))
     if data["frames_interrupted"]:
         table.add_row("frames interrupted", str(data["frames_interrupted"]))
     if data["frames_sampled_out"]:
         table.add_row("frames sampled out", str(data["frames_sampled_out"]))
     table.add_row("frames per second", f"{data['fps']:.1f}")
-    latency = data["latency_ms"]
-    table.add_row(
-        "round trip ms p50 / p90 / p99 / max",
-        " / ".join(f"{latency[key]:.2f}" for key in ("p50", "p90", "p99", "max")),
-    )
+    for key, name in (
+        ("latency_ms", "latency ms from scheduled send p50 / p90 / p99 / max"),
+        ("service_ms", "service ms from actual send p50 / p90 / p99 / max"),
+    ):
+        figures = data[key]
+        table.add_row(name, " / ".join(f"{figures[p]:.2f}" for p in ("p50", "p90", "p99", "max")))
     table.add_row("bytes sent", f"{data['bytes_sent']:,}")
     labels = (
         ", ".join(f"{as_text(name)}: {count}" for name, count in data["labels"].items()) or "none"
