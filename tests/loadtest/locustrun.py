@@ -1,0 +1,109 @@
+"""Real Locust runs from tests: ``lvatool serve`` and Locust each in their own processes.
+
+The extension must not run inside a Locust process (gevent's monkey-patching makes every
+call hang there), and Locust must not be imported into the test process (it would patch
+the standard library under every other test): everything here is a subprocess, and every
+wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from lvatool.contract import SERVICE_NAME
+
+#: Locust's exit codes: 0 a clean run, 1 a run with failures (``--exit-code-on-error``).
+RUN_OK, RUN_WITH_FAILURES = 0, 1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(*args: str, timeout_s: float = 30.0) -> Iterator[str]:
+    """``lvatool serve`` in its own process, healthy; yields its ``host:port``."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--grace-s", "1", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    try:
+        _wait_healthy(address, process, timeout_s)
+        yield address
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(address: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if process.poll() is not None:
+                raise AssertionError(f"lvatool serve exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"lvatool serve not healthy within {timeout_s:g} s")
+            time.sleep(0.1)
+
+
+def locust(*args: str) -> subprocess.Popen[str]:
+    """``python -m lvatool.loadtest ARGS`` (Locust with the packaged locustfile)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "lvatool.loadtest", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout_s: float = 90.0) -> tuple[int, str]:
+    """Its exit code and output; killed (and the test failed) past ``timeout_s``."""
+    try:
+        output, _ = process.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(f"locust still running after {timeout_s:g} s:\n{output}") from None
+    return process.returncode, output
+
+
+def stats_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    """Rows of Locust's ``PREFIX_stats.csv``, by (Type, Name); the total is ("", "Aggregated")."""
+    with open(f"{prefix}_stats.csv", newline="", encoding="utf-8") as file:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(file)}
+
+
+def failure_rows(prefix: Path) -> list[dict[str, str]]:
+    with open(f"{prefix}_failures.csv", newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
