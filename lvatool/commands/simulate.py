@@ -198,6 +198,35 @@ def simulate(
     max_p99_ms: Annotated[
         float | None, typer.Option(help="Exit 1 if the p99 round trip is slower.")
     ] = None,
+    # -- capacity search (lvatool.commands.simulate_capacity) --
+    find_capacity: Annotated[
+        bool,
+        typer.Option(
+            "--find-capacity",
+            help="Find how many real-time cameras the extension sustains: run 1, 2, 4 … "
+            "cameras (then bisect), each step judged by --slo-p99-ms, the rate kept and no "
+            "frame dropped or timed out. Needs --target and --realtime or --max-fps. Exit 0 "
+            "with a capacity; 1 when no camera meets the SLO or simulate itself was the "
+            "bottleneck (then no capacity is claimed).",
+        ),
+    ] = False,
+    slo_p99_ms: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="With --find-capacity: the p99 latency a step must meet."),
+    ] = None,
+    max_streams: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=256, help="With --find-capacity: try at most this many cameras [256]."
+        ),
+    ] = None,
+    step_s: Annotated[
+        float | None,
+        typer.Option(
+            min=0.5,
+            help="With --find-capacity: seconds each step is judged over, after a warm-up [10].",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     debug: Annotated[
         bool,
@@ -332,6 +361,20 @@ def simulate(
                       "the simulator has no upstream inferences")  # fmt: skip
         if settings and settings.tls and options.stream.connect.tls_ca is None:
             err.print("[yellow]warning:[/yellow] the topology's endpoint is TLS; give --tls-ca")
+
+        if find_capacity or (slo_p99_ms, max_streams, step_s) != (None, None, None):
+            from lvatool.commands import simulate_capacity as capacity
+
+            problem = capacity.usage_problem(
+                options, find=find_capacity, slo_p99_ms=slo_p99_ms, min_fps=min_fps,
+                max_p99_ms=max_p99_ms,
+            )  # fmt: skip
+            if problem or slo_p99_ms is None:
+                raise _fail(problem or "--find-capacity needs --slo-p99-ms")
+            raise typer.Exit(capacity.run_capacity_search(
+                options, slo_p99_ms=slo_p99_ms, max_streams=max_streams, step_s=step_s,
+                json_path=json_path, quiet=quiet, debug=debug,
+            ))  # fmt: skip
 
         try:
             result = _run_with_progress(options, show=err.is_terminal and not quiet)

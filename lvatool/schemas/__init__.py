@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 #: The published schemas, by name: ``<name>.schema.json`` in this package.
-SCHEMA_NAMES: tuple[str, ...] = ("conformance-report", "simulate-summary")
+SCHEMA_NAMES: tuple[str, ...] = ("conformance-report", "simulate-capacity", "simulate-summary")
 
 
 def load_schema(name: str) -> dict[str, Any]:
