@@ -58,11 +58,15 @@ OPTIONS: tuple[tuple[str, str, Any, str], ...] = (
 )  # fmt: skip
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Register the ``--lva-*`` options on Locust's parser (also shown in its web UI)."""
+def add_arguments(parser: argparse.ArgumentParser, *, locust_parser: bool = True) -> None:
+    """Register the ``--lva-*`` options on Locust's parser (also shown in its web UI).
+
+    ``locust_parser`` False for a plain ``argparse`` parser, which lacks Locust's
+    ``is_secret`` (the web UI masks the password).
+    """
     for option, _, kind, text in OPTIONS:
         extra: dict[str, Any] = {}
-        if option == "--lva-password":
+        if option == "--lva-password" and locust_parser:
             extra["is_secret"] = True
         parser.add_argument(option, type=kind, default=None, help=text, **extra)
 
