@@ -28,8 +28,37 @@ def main() -> None:
     except ModuleNotFoundError:
         print('lvatool-locust needs Locust: pip install "lvatool[locust]"', file=sys.stderr)
         raise SystemExit(EXIT_USAGE) from None
-    sys.argv = ["lvatool-locust", *locust_arguments(sys.argv[1:])]
-    locust_main()  # type: ignore[no-untyped-call]
+    arguments = sys.argv[1:]
+    sys.argv = ["lvatool-locust", *locust_arguments(arguments)]
+    try:
+        locust_main()  # type: ignore[no-untyped-call]
+    finally:
+        if "-h" in arguments or "--help" in arguments:
+            # Locust prints its help before it loads a locustfile: add our options.
+            print(camera_options_help())
+
+
+def camera_options_help() -> str:
+    """The ``--lva-*`` options, as the end of ``--help``."""
+    import textwrap
+
+    from lvatool.loadtest.options import OPTIONS
+
+    lines = [
+        "",
+        "lvatool cameras (one user = one camera session with the extension at -H/--host):",
+    ]
+    for option, _, kind, text in OPTIONS:
+        lines.append(f"  {option} {kind.__name__.upper()}")
+        lines.extend(textwrap.wrap(text, 72, initial_indent=" " * 24, subsequent_indent=" " * 24))
+    lines += [
+        "",
+        "Examples:",
+        "    lvatool-locust --headless -H localhost:5001 -u 32 -r 8 -t 1m --lva-fps 15 --csv run",
+        "    lvatool-locust --master -H gpu-box:5001 --lva-format raw  # then, per load machine:",
+        "    lvatool-locust --worker --master-host MASTER",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -83,3 +83,11 @@ def test_no_host_in_a_headless_run_is_one_sentence_and_exit_2() -> None:
     assert code == 2
     assert "no extension address: give Locust's --host" in output
     assert "Traceback" not in output
+
+
+def test_help_lists_the_camera_options() -> None:
+    """Locust prints its help before loading a locustfile; lvatool-locust adds its own."""
+    code, output = finish(locust("--help"))
+    assert code == 0
+    assert "--lva-shm FLOAT" in output and "--lva-fps FLOAT" in output
+    assert "lvatool-locust --worker --master-host MASTER" in output
