@@ -90,3 +90,9 @@ def test_unpaced_latency_is_service_time() -> None:
     code, summary, output = run("--max-frames", "20")
     assert code == 0, output
     assert summary["latency_ms"] == summary["service_ms"]
+
+
+def test_stagger_without_realtime_is_a_usage_error() -> None:
+    code, _, output = run("--stagger", "--max-frames", "5")
+    assert code == 2, output
+    assert "--stagger needs --realtime" in output

@@ -1,0 +1,142 @@
+"""Many cameras from one simulator: decode once, fan out, and what it costs per frame sent.
+
+``lvatool serve`` runs in its own process; each ``lvatool simulate`` run is a child whose
+CPU time (user + system, from ``wait4``) and peak RSS are read when it exits. The 1080p
+H.264 clip is sent
+
+- as 416x416 JPEG, embedded (``jpeg-416``), and
+- as 1920x1080 BGR24 through shared memory (``shm-bgr24-1080p``, 32 MiB per stream),
+
+with ``--streams`` 1, 4, 16 and 64, as fast as acks allow, each stream sending the same
+``frames`` frames (decoded once). Then 64 staggered real-time cameras at 5 frames/s
+(320 frames/s offered) are run for ``--realtime-s`` seconds: drops and timeouts must be 0.
+
+Figures per run: frames/s acknowledged (all streams), simulate's CPU ms per frame sent,
+simulate's peak RSS (MiB; shared-memory pages the simulator touched are counted in it),
+the shm files' total size, p50/p99 latency from scheduled send and p99 service time.
+
+Usage: python benchmarks/streams_bench.py [--streams 1 4 16 64] [--realtime-s 20] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from _common import free_port, report
+
+CLIP = Path(__file__).resolve().parent.parent / "samples" / "videos" / "bars1080.mp4"
+SHM_MIB = 32
+CASES = {
+    "jpeg-416": ["--format", "jpeg", "--width", "416", "--height", "416"],
+    "shm-bgr24-1080p": ["--format", "raw", "--pixel-format", "bgr24", "--shm", str(SHM_MIB)],
+}
+
+
+@contextlib.contextmanager
+def serve_for(streams: int) -> Iterator[str]:
+    """``lvatool serve`` in its own process, taking ``streams`` sessions from loopback.
+
+    Its default of 32 sessions per peer address would refuse half of 64 cameras.
+    """
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--max-sessions", str(streams),
+         "--max-sessions-per-peer", str(streams)],
+    )  # fmt: skip
+    try:
+        time.sleep(1.0)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
+def frames_per_stream(streams: int) -> int:
+    """Enough frames that start-up does not dominate, and no run lasts too long."""
+    return max(60, 600 // streams)
+
+
+def simulate(target: str, *args: str) -> tuple[dict[str, Any], float, float]:
+    """Run ``lvatool simulate``; its JSON summary, CPU seconds and peak RSS in MiB."""
+    with tempfile.TemporaryDirectory() as folder:
+        summary_path = Path(folder) / "summary.json"
+        command = [
+            sys.executable, "-m", "lvatool", "simulate", "--video", str(CLIP), "--loop",
+            "--target", target, "--quiet", "--json", str(summary_path), *args,
+        ]  # fmt: skip
+        process = subprocess.Popen(command)
+        _, status, usage = os.wait4(process.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if not summary_path.exists():
+            raise SystemExit(f"simulate wrote no summary (exit {code}): {' '.join(command)}")
+        summary = json.loads(summary_path.read_text())
+    if summary["outcome"] != "ok":
+        print(f"warning: {summary['outcome']}: {summary['error']}", file=sys.stderr)
+    return summary, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def figures(
+    summary: dict[str, Any], cpu_s: float, rss_mib: float, shm_mib: float
+) -> dict[str, float]:
+    sent = max(int(summary["frames_sent"]), 1)
+    return {
+        "fps": float(summary["fps"]),
+        "cpu_ms_per_frame": 1000 * cpu_s / sent,
+        "peak_rss_mib": rss_mib,
+        "shm_files_mib": shm_mib,
+        "p50_ms": summary["latency_ms"]["p50"],
+        "p99_ms": summary["latency_ms"]["p99"],
+        "service_p99_ms": summary["service_ms"]["p99"],
+        "sent": sent,
+        "decoded": summary["frames_decoded"],
+        "dropped": summary["frames_dropped"],
+        "timed_out": summary["frames_timed_out"],
+        "failed_streams": sum(1 for s in summary.get("per_stream", []) if s["outcome"] != "ok"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 4, 16, 64])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    parser.add_argument("--realtime-s", type=float, default=20.0, help="0: skip that run")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    results: dict[str, dict[str, float]] = {}
+    with serve_for(max([*args.streams, 64])) as target:
+        for case in args.cases:
+            for streams in args.streams:
+                frames = frames_per_stream(streams)
+                summary, cpu_s, rss = simulate(
+                    target, "--streams", str(streams), "--max-frames", str(frames), *CASES[case]
+                )
+                shm = SHM_MIB * streams if "--shm" in CASES[case] else 0.0
+                results[f"{case} x{streams}"] = figures(summary, cpu_s, rss, shm)
+                print(f"{case} x{streams}: {results[f'{case} x{streams}']}", flush=True)
+        if args.realtime_s > 0:
+            fps = 5
+            decoded = int(30 * args.realtime_s)  # the clip is 30 frames/s; 1 in 6 is kept
+            summary, cpu_s, rss = simulate(
+                target, "--streams", "64", "--realtime", "--max-fps", str(fps),
+                "--max-frames", str(decoded), *CASES["jpeg-416"],
+            )  # fmt: skip
+            results["jpeg-416 x64 realtime 5fps"] = figures(summary, cpu_s, rss, 0.0)
+    report(results, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
