@@ -8,9 +8,16 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+
+def wait_until_serving(address: str, timeout_s: float = 60.0) -> None:
+    """Block until a server answers on ``address``: no guessed start-up sleep."""
+    import grpc
+
+    with grpc.insecure_channel(address) as channel:
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
 
 
 def free_port() -> int:
@@ -28,7 +35,7 @@ def serve_in_process_of_its_own() -> Iterator[tuple[str, int]]:
          "--log-level", "warning"],
     )  # fmt: skip
     try:
-        time.sleep(1.0)
+        wait_until_serving(f"127.0.0.1:{port}")
         yield f"127.0.0.1:{port}", server.pid
     finally:
         server.send_signal(signal.SIGTERM)

@@ -28,12 +28,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import free_port, report
+from _common import free_port, report, wait_until_serving
 
 CLIP = Path(__file__).resolve().parent.parent / "samples" / "videos" / "bars1080.mp4"
 SHM_MIB = 32
@@ -56,7 +55,7 @@ def serve_for(streams: int) -> Iterator[str]:
          "--max-sessions-per-peer", str(streams)],
     )  # fmt: skip
     try:
-        time.sleep(1.0)
+        wait_until_serving(f"127.0.0.1:{port}")
         yield f"127.0.0.1:{port}"
     finally:
         server.send_signal(signal.SIGTERM)
