@@ -139,6 +139,10 @@ def open_channel(options: ConnectOptions) -> grpc.Channel:
     return grpc.secure_channel(target, credentials, options=channel_args)
 
 
+#: How often a refused connection is tried again while a server may still be starting.
+_RETRY_S = 0.2
+
+
 def _probe(channel: grpc.Channel, timeout_s: float) -> str | None:
     """The details of a call that cannot get through (``UNAVAILABLE``); None if it can."""
     probe = channel.unary_unary(_PROBE_METHOD, request_serializer=None, response_deserializer=None)
@@ -159,26 +163,23 @@ def wait_for_channel(channel: grpc.Channel, options: ConnectOptions) -> None:
     """
     timeout = options.connect_timeout_s
     deadline = time.monotonic() + timeout
-    ready = grpc.channel_ready_future(channel)
     last_details = ""
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                ready.result(timeout=max(min(left, 0.5), 0.0))
-                return
-            except grpc.FutureTimeoutError:
-                pass
-            details = _probe(channel, min(deadline - time.monotonic(), 2.0))
-            if details:
-                last_details = details
-                problem = explain(options.target, details, tls=options.tls_ca is not None)
-                if problem is not None and problem.lasting:
-                    raise CallError(problem.sentence)
-            if time.monotonic() >= deadline:
-                break
-    finally:
-        ready.cancel()
+    # Not grpc.channel_ready_future: its connectivity-polling thread outlives the wait and
+    # dies with a traceback ("Channel deallocated!") when the channel closes soon after,
+    # as it does when a refused session is given up at once.
+    while True:
+        details = _probe(channel, min(max(deadline - time.monotonic(), 0.01), 2.0))
+        if details is None:
+            return  # the server answered: connected
+        if details:
+            last_details = details
+            problem = explain(options.target, details, tls=options.tls_ca is not None)
+            if problem is not None and problem.lasting:
+                raise CallError(problem.sentence)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(_RETRY_S, left))  # a refused connection: ask again until the deadline
     problem = explain(options.target, last_details, tls=options.tls_ca is not None)
     reason = f": {problem.sentence.split(': ', 1)[1]}" if problem else ""
     raise CallError(f"cannot connect to {options.target} within {timeout:g} s{reason}")
