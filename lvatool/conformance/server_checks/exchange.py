@@ -164,14 +164,10 @@ class ProbeCall:
         if isinstance(event, ReplyReceived):
             self.record.reply = event
             return True
-        if isinstance(event, ReaderCrashed):
-            raise event  # lvatool's own bug: the check is an ERROR, not a verdict on the server
-        if isinstance(event, CallEnded):
-            self.record.ended = event
-        elif isinstance(event, ProtocolError):
-            self.record.broken = event
-        elif event is None:
+        if event is None:
             self.record.silent = "reply"
+        else:
+            self._settle(event)
         return False
 
     def send(self, content: bytes | ContentReference, tag: object = None) -> int:
