@@ -66,23 +66,25 @@ class CameraUser(User):
     """
 
     abstract = True
+    # The defaults are CameraSettings' own, so a camera run from Python and one run by
+    # Locust behave alike; formats are named as on the command line.
     lva_video: str | None = None  # None: the bundled clip
     lva_format: str = "jpeg"
     lva_pixel_format: str = "bgr24"
-    lva_width: int | None = 416
-    lva_height: int | None = 416
-    lva_quality: int = 90
-    lva_shm_mib: float = 0.0
-    lva_fps: float = 15.0
-    lva_max_in_flight: int = 8
-    lva_ack_timeout_s: float = 10.0
-    lva_connect_timeout_s: float = 10.0
-    lva_reconnect_s: float = 1.0
-    lva_username: str | None = None
-    lva_password: str | None = None
-    lva_extension_configuration: str = ""
-    lva_max_frames: int | None = None
-    lva_max_clip_mib: float = 512.0
+    lva_width: int | None = CameraSettings.width
+    lva_height: int | None = CameraSettings.height
+    lva_quality: int = CameraSettings.quality
+    lva_shm_mib: float = CameraSettings.shm_mib
+    lva_fps: float = CameraSettings.fps
+    lva_max_in_flight: int = CameraSettings.max_in_flight
+    lva_ack_timeout_s: float = CameraSettings.ack_timeout_s
+    lva_connect_timeout_s: float = CameraSettings.connect_timeout_s
+    lva_reconnect_s: float = CameraSettings.reconnect_s
+    lva_username: str | None = CameraSettings.username
+    lva_password: str | None = CameraSettings.password
+    lva_extension_configuration: str = CameraSettings.extension_configuration
+    lva_max_frames: int | None = CameraSettings.max_frames
+    lva_max_clip_mib: float = CameraSettings.max_clip_mib
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
