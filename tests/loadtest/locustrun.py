@@ -11,27 +11,16 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from lvatool.contract import SERVICE_NAME
+from tests.serveproc import free_port, wait_healthy
 
 #: Locust's exit codes: 0 a clean run, 1 a run with failures (``--exit-code-on-error``).
 RUN_OK, RUN_WITH_FAILURES = 0, 1
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -46,7 +35,7 @@ def serving(*args: str, timeout_s: float = 30.0) -> Iterator[str]:
     )  # fmt: skip
     address = f"127.0.0.1:{port}"
     try:
-        _wait_healthy(address, process, timeout_s)
+        wait_healthy(address, process, timeout_s)
         yield address
     finally:
         process.send_signal(signal.SIGTERM)
@@ -55,24 +44,6 @@ def serving(*args: str, timeout_s: float = 30.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _wait_healthy(address: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            if process.poll() is not None:
-                raise AssertionError(f"lvatool serve exited with {process.returncode}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"lvatool serve not healthy within {timeout_s:g} s")
-            time.sleep(0.1)
 
 
 def locust(*args: str) -> subprocess.Popen[str]:

@@ -13,7 +13,6 @@ import json
 import os
 import selectors
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -27,6 +26,7 @@ import pytest
 from lvatool.protocol import SharedMemoryTransfer
 from tests.frames import DARK, descriptor, encode, label, raw_format, reference
 from tests.rawcall import RawCall
+from tests.serveproc import free_port, wait_healthy
 from tests.server.test_hostile_input import DEADLINE_S, still_served
 from tests.shmfile import ShmFile
 
@@ -34,19 +34,12 @@ from tests.shmfile import ShmFile
 START_S = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _wait_until_serving(address: str, process: subprocess.Popen[str]) -> None:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            grpc.channel_ready_future(channel).result(timeout=START_S)
-        except grpc.FutureTimeoutError:
-            process.kill()
-            raise AssertionError(f"no server on {address}: {process.communicate()[1]}") from None
+    try:
+        wait_healthy(address, process, START_S)
+    except AssertionError:
+        process.kill()
+        raise AssertionError(f"no server on {address}: {process.communicate()[1]}") from None
 
 
 @pytest.fixture
@@ -62,7 +55,7 @@ def batching_serve_process() -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def _serve(*options: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "lvatool", "serve", "--host", "127.0.0.1"]
     process = subprocess.Popen(
         [*command, "--port", str(port), *options],

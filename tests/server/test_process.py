@@ -20,13 +20,8 @@ from lvatool.contract import SERVICE_NAME
 from lvatool.media import Encoding, FrameFormat
 from tests.frames import DARK, descriptor, encode, sample
 from tests.rawcall import RawCall
+from tests.serveproc import free_port, wait_healthy
 from tests.sim.simrun import wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start(*args: str, stderr: IO[str] | int = subprocess.PIPE) -> tuple[subprocess.Popen[str], str]:
@@ -47,20 +42,12 @@ def start(*args: str, stderr: IO[str] | int = subprocess.PIPE) -> tuple[subproce
         text=True,
     )
     address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            try:
-                reply = stub.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return process, address
-            except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise AssertionError(f"server did not become healthy: {process.communicate()[1]}")
-            time.sleep(0.1)
+    try:
+        wait_healthy(address, process, 30)
+    except AssertionError:
+        process.kill()
+        raise AssertionError(f"server did not become healthy: {process.communicate()[1]}") from None
+    return process, address
 
 
 def test_sigterm_finishes_and_exits_zero() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,21 +10,14 @@ from typer.testing import CliRunner
 
 from lvatool.cli import app
 from lvatool.server import ExtensionServer, ServerOptions
+from tests.tlsfiles import HAVE_OPENSSL, make_certificate
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl tool")
+pytestmark = pytest.mark.skipif(not HAVE_OPENSSL, reason="needs the openssl tool")
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"), "cert")
 
 
 def test_simulate_over_tls(certificate: tuple[Path, Path]) -> None:

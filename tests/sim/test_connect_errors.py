@@ -7,8 +7,6 @@ writes them or without a usable port, and each TLS mistake named.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from lvatool.server import ExtensionServer, ServerOptions
 from lvatool.sim.call import CallError, ConnectOptions, open_channel, wait_for_channel
 from tests.sim.simrun import run
+from tests.tlsfiles import HAVE_OPENSSL, make_certificate
 
 ROOT = Path(__file__).resolve().parents[2]
 TOPOLOGY = str(ROOT / "samples" / "topologies" / "shared-memory-raw.json")
@@ -100,19 +99,7 @@ def test_a_refused_connection_says_so() -> None:
 
 # -- TLS -----------------------------------------------------------------------------------
 
-needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-
-
-def make_certificate(folder: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost (its own CA) and its key."""
-    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
+needs_openssl = pytest.mark.skipif(not HAVE_OPENSSL, reason="needs openssl")
 
 
 @pytest.fixture(scope="module")
