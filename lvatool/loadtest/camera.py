@@ -46,6 +46,7 @@ from lvatool.sim.call import (
     open_channel,
     wait_for_channel,
 )
+from lvatool.text import visible
 
 #: ``kind`` of a report: one frame's round trip, or the opening of a session.
 FRAME, HANDSHAKE = "frame", "handshake"
@@ -59,7 +60,12 @@ class FrameFailed(Exception):
     """A frame or a session start that failed; ``str()`` names the status or the rule.
 
     Messages carry no frame numbers, so Locust's failure table groups them by cause.
+    They often quote the extension (a status's details), and Locust prints them on the
+    user's terminal as they are: control characters are escaped here, once for all.
     """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(visible(message))
 
 
 @dataclass

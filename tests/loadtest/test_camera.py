@@ -176,3 +176,10 @@ def test_a_clip_is_cut_at_its_memory_budget_and_looped() -> None:
     clip = prepare_clip(VIDEO, IMAGE, max_bytes=3 * len(one.frames[0]) + 10)
     assert 1 <= len(clip.frames) <= 4
     assert clip.frame(len(clip.frames)) is clip.frames[0]
+
+
+def test_a_failure_quoting_the_extension_shows_its_control_characters_as_text() -> None:
+    """Locust prints failure messages on the terminal as they are: an escape sequence in
+    a status's details must print as itself, not clear the user's screen."""
+    failure = FrameFailed("UNAUTHENTICATED: bad\x1b[2J\r\nname")
+    assert str(failure) == "UNAUTHENTICATED: bad\\x1b[2J\\r\\nname"
