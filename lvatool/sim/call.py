@@ -186,6 +186,7 @@ def wait_for_channel(channel: grpc.Channel, options: ConnectOptions) -> None:
 
 
 _CLOSE = object()
+_WAKE = object()
 Event = ReplyReceived | AckReceived | CallEnded | ProtocolError | ReaderCrashed
 
 
@@ -208,7 +209,7 @@ class ExtensionCall:
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self._outbox: queue.Queue[Any] = queue.Queue()
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._events: queue.Queue[Any] = queue.Queue()
         self.ended: CallEnded | None = None
         self._outbox.put(self.session.start())
         process = channel.stream_stream(
@@ -278,11 +279,16 @@ class ExtensionCall:
 
     # -- receiving -------------------------------------------------------------------
     def next_event(self, timeout_s: float) -> Event | None:
-        """The next event, or None when ``timeout_s`` passes first."""
+        """The next event, or None when ``timeout_s`` passes first or :meth:`wake` is called."""
         try:
-            return self._events.get(timeout=max(timeout_s, 0.0))
+            event = self._events.get(timeout=max(timeout_s, 0.0))
         except queue.Empty:
             return None
+        return None if event is _WAKE else event
+
+    def wake(self) -> None:
+        """End a :meth:`next_event` wait early (safe from any thread): something else is ready."""
+        self._events.put(_WAKE)
 
     def _read(self) -> None:
         try:

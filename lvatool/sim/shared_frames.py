@@ -31,6 +31,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 
 import av
 
@@ -66,6 +67,16 @@ class FrameReader:
         """Frames this reader lost by falling a whole window behind the others."""
         with self._frames.condition:
             return self._frames.window.dropped(self._reader)
+
+    def on_ready(self, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` (from the publisher's thread) whenever a frame or the end comes.
+
+        A stream that also waits for acknowledgements then waits on one thing (its
+        call's events, which ``wake`` feeds) instead of polling both: at 64 streams,
+        polling the frames every few milliseconds cost more CPU than sending them.
+        """
+        with self._frames.condition:
+            self._frames.wakers.append(wake)
 
     def get(self, timeout_s: float) -> PreparedFrame | DecodeEnded | None:
         """The next frame; :class:`DecodeEnded` after the last; None if none came in time."""
@@ -118,6 +129,7 @@ class SharedFrames:
         self.as_bytes = as_bytes
         self.window: FanoutWindow[PreparedFrame] = FanoutWindow(window)
         self.condition = threading.Condition()
+        self.wakers: list[Callable[[], None]] = []
         self.ended: DecodeEnded | None = None
         self.epoch = 0.0
         interval = 1.0 / (max_fps or source.info.fps or 30.0)
@@ -204,9 +216,15 @@ class SharedFrames:
                 self.condition.wait(0.05)
             window.publish(item)
             self.condition.notify_all()
+            wakers = list(self.wakers)
+        for wake in wakers:
+            wake()
         return True
 
     def _end(self, item: DecodeEnded) -> None:
         with self.condition:
             self.ended = item
             self.condition.notify_all()
+            wakers = list(self.wakers)
+        for wake in wakers:
+            wake()
