@@ -1,6 +1,14 @@
 """The LVA stand-in: decode a video, prepare frames as a topology says, stream them."""
 
 from lvatool.sim.call import CallEnded, CallError, ConnectOptions, ExtensionCall, open_channel
+from lvatool.sim.observe import (
+    FrameRecord,
+    ObserverError,
+    RunInfo,
+    RunObserver,
+    RunSample,
+    SentFrame,
+)
 from lvatool.sim.prepare import FramePreparer, ImageOptions
 from lvatool.sim.run import RunOptions, RunResult, simulate
 from lvatool.sim.source import SourceError, VideoSource
@@ -13,10 +21,16 @@ __all__ = [
     "ConnectOptions",
     "ExtensionCall",
     "FramePreparer",
+    "FrameRecord",
     "ImageOptions",
+    "ObserverError",
+    "RunInfo",
+    "RunObserver",
     "RunOptions",
     "RunResult",
+    "RunSample",
     "RunSummary",
+    "SentFrame",
     "SourceError",
     "StreamFailure",
     "StreamOptions",

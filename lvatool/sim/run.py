@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
 
+from lvatool.sim.observe import ObserverError, RunInfo, RunObserver, RunSample
 from lvatool.sim.publish import EventWriter
 from lvatool.sim.shared_frames import DEFAULT_WINDOW, SharedFrames
 from lvatool.sim.source import VideoSource
@@ -48,6 +49,7 @@ class RunOptions:
     serve_locally: bool = False
     stagger: bool | None = None  # None: staggered when paced (--realtime)
     window: int = DEFAULT_WINDOW  # frames decoded ahead and held for the slowest stream
+    observers: tuple[RunObserver, ...] = ()  # told of every frame (lvatool.sim.observe)
 
     def __post_init__(self) -> None:
         if self.streams < 1:
@@ -106,9 +108,13 @@ def simulate(
     """Run the simulation; a KeyboardInterrupt is turned into a clean, partial result.
 
     ``on_progress(sent, acked)`` is called a few times a second while streams run.
+    Observers hear of the run's end (``run_ended``) when it ended normally, and are
+    closed however it ended; one that fails at the end fails the run with its reason.
     """
     stop = stop or threading.Event()
     with contextlib.ExitStack() as stack:
+        for observer in reversed(options.observers):
+            stack.callback(observer.close)
         stream_options = options.stream
         if options.serve_locally:
             address = stack.enter_context(_local_server())
@@ -118,7 +124,16 @@ def simulate(
         output: IO[str] | None = None
         if options.output is not None:
             output = stack.enter_context(_events_file(options.output))
-        return _run_streams(options, stream_options, stop, output, on_progress)
+        result = _run_streams(options, stream_options, stop, output, on_progress)
+        for observer in options.observers:
+            try:
+                observer.run_ended(result)
+            except ObserverError as error:
+                failure = StreamFailure("error", str(error))
+                result.failures.append(failure)
+                if result.summary.outcome == "ok":
+                    result.summary.outcome, result.summary.error = "error", str(failure)
+        return result
     raise AssertionError("unreachable")
 
 
@@ -152,6 +167,7 @@ def _run_streams(
         lag_grace_s=stream_options.ack_timeout_s if wait_for_laggard else 0.0,
         as_bytes=not stream_options.shm_bytes,
     )
+    origin = time.monotonic()
     runners = [
         StreamRunner(
             stream_options,
@@ -161,9 +177,23 @@ def _run_streams(
             events=events,
             events_lock=lock,
             stop=stop,
+            stream_index=index,
+            observers=options.observers,
+            origin=origin,
         )
-        for offset in options.schedule_offsets(source.info.fps)
+        for index, offset in enumerate(options.schedule_offsets(source.info.fps))
     ]
+    if options.observers:
+        info = RunInfo(
+            streams=options.streams,
+            fps=stream_options.max_fps or source.info.fps or 30.0,
+            format=frames.preparer.format,
+            transfer="shm" if stream_options.shm_bytes else "embedded",
+            started_at=time.time() - (time.monotonic() - origin),
+            origin=origin,
+        )
+        for observer in options.observers:
+            observer.run_started(info)
     try:
         return _run_runners(options, stream_options, runners, frames, stop, on_progress)
     finally:
@@ -206,6 +236,8 @@ def _run_runners(
                         sum(r.stats.frames_sent for r in runners),
                         sum(r.stats.frames_acked for r in runners),
                     )
+                if options.observers:
+                    _sample(options, runners)
     except KeyboardInterrupt:
         stop.set()
         for done in finished:
@@ -239,6 +271,21 @@ def _run_runners(
         first = next((f for f in failures if f.kind == "error"), failures[0])
         summary.outcome, summary.error = first.kind, str(first)
     return RunResult(summary, failures)
+
+
+def _sample(options: RunOptions, runners: list[StreamRunner]) -> None:
+    """Tell the observers the run's state now (read without locks: a snapshot, not exact)."""
+    shm_bytes = options.stream.shm_bytes or 0
+    sample = RunSample(
+        t_s=time.monotonic() - runners[0].origin,
+        frames_sent=sum(r.stats.frames_sent for r in runners),
+        frames_acked=sum(r.stats.frames_acked for r in runners),
+        in_flight=sum(r.in_flight for r in runners),
+        shm_bytes_in_use=sum(r.shm_bytes_in_use for r in runners),
+        shm_bytes_total=shm_bytes * len(runners),
+    )
+    for observer in options.observers:
+        observer.sampled(sample)
 
 
 def _on_full(policy: str) -> Literal["wait", "drop"]:

@@ -20,6 +20,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -44,6 +45,14 @@ from lvatool.sim.call import (
     wait_for_channel,
 )
 from lvatool.sim.decoder import DecodeEnded, PreparedFrame
+from lvatool.sim.observe import (
+    FrameRecord,
+    FrameStatus,
+    ObserverError,
+    RunObserver,
+    SentFrame,
+    first_label,
+)
 from lvatool.sim.prepare import FramePreparer, ImageOptions
 from lvatool.sim.publish import EventWriter
 from lvatool.sim.shared_frames import FrameReader, SharedFrames
@@ -127,6 +136,8 @@ class _Sent:
     sent_at: float
     region: int | None
     scheduled_at: float  # when it was due: its media time paced, else ``sent_at``
+    time_s: float = 0.0  # media time
+    timestamp: int = 0  # presentation timestamp sent (ticks)
     timed_out: bool = False
 
 
@@ -137,6 +148,8 @@ class StreamRunner:
     :class:`FrameReader` of frames decoded once for several streams; then whoever made
     the :class:`SharedFrames` starts them, after :attr:`connected` is set.
     ``schedule_offset_s`` shifts this stream's real-time schedule (staggered cameras).
+    ``observers`` are told of every frame (:mod:`lvatool.sim.observe`), as stream
+    number ``stream_index``, with times counted from ``origin`` (``time.monotonic()``).
     """
 
     def __init__(
@@ -149,8 +162,14 @@ class StreamRunner:
         events: EventWriter | None = None,
         events_lock: threading.Lock | None = None,
         stop: threading.Event | None = None,
+        stream_index: int = 0,
+        observers: tuple[RunObserver, ...] = (),
+        origin: float | None = None,
     ) -> None:
         self.options = options
+        self.stream_index = stream_index
+        self.observers = observers
+        self.origin = time.monotonic() if origin is None else origin
         self.source = source
         self.schedule_offset_s = schedule_offset_s
         self.connected = threading.Event()  # handshake done, or the stream has ended
@@ -206,6 +225,8 @@ class StreamRunner:
                 graph=self.options.graph,
             )
             self._connect(channel, spec)
+            assert self._call is not None
+            reader.on_ready(self._call.wake)
             self.connected.set()
             if own is not None:
                 own.start()
@@ -305,6 +326,8 @@ class StreamRunner:
                 region = self._place(size)
                 if region is None:
                     self.stats.frames_dropped += 1
+                    if self.observers:
+                        self._tell_dropped(item, base_ticks)
                     continue
                 preparer.write(item.prepared, shm.region(region, size))
                 content = ContentReference(region, size)
@@ -312,21 +335,35 @@ class StreamRunner:
                 content = preparer.to_bytes(item.prepared)
             timestamp = base_ticks + round(item.time_s * self.options.timescale)
             now = time.monotonic()
-            sent = _Sent(0, item.index, now, region, scheduled if scheduled is not None else now)
+            sent = _Sent(
+                0,
+                item.index,
+                now,
+                region,
+                scheduled if scheduled is not None else now,
+                item.time_s,
+                timestamp,
+            )
             if self.stats.first_sent_at is None:
                 self.stats.first_sent_at = sent.sent_at
             sent.sequence = call.send(timestamp, content, tag=sent)
             self._inflight[sent.sequence] = sent
             self.stats.frames_sent += 1
             self.stats.bytes_sent += size
+            if self.observers:
+                self._tell_sent(sent, item, preparer)
 
     def _next_frame(self, reader: FrameReader) -> PreparedFrame | DecodeEnded:
-        """The next prepared frame; acknowledgements are serviced while it is awaited."""
+        """The next prepared frame; acknowledgements are serviced while it is awaited.
+
+        One wait serves both: the reader wakes the call's event wait when a frame comes
+        (:meth:`FrameReader.on_ready`), so no frame waits on a poll interval.
+        """
         while not self.stop.is_set():
             item = reader.get(0.0)
             if item is not None:
                 return item
-            self._service(0.002)
+            self._service(0.05)
             self._expire(time.monotonic())
         raise StreamFailure("stopped", "interrupted")
 
@@ -430,7 +467,7 @@ class StreamRunner:
             self._allocator.free(sent.region)  # only now may the region be reused (M3)
         self.stats.warnings.extend(event.warnings)
         if sent.timed_out:
-            self.stats.late_acks += 1
+            self.stats.late_acks += 1  # its record already said "timed_out"
             return
         stats = self.stats
         stats.frames_acked += 1
@@ -439,17 +476,17 @@ class StreamRunner:
         stats.service.add(1000 * (now - sent.sent_at))
         if event.inferences:
             stats.frames_with_inferences += 1
-        label = None
         for inference in event.inferences:
             kind = inference.WhichOneof("value")
             if kind in ("classification", "entity"):
-                tag = getattr(inference, kind).tag.value
-                stats.labels[tag] += 1
-                label = label or tag
+                stats.labels[getattr(inference, kind).tag.value] += 1
+        label = first_label(tuple(event.inferences))
         if self.truth:
             stats.truth_compared += 1
-            if label == self.truth[sent.index % len(self.truth)]:
+            if label == self._truth_of(sent.index):
                 stats.truth_matched += 1
+        if self.observers:
+            self._tell_done(sent, "acked", now, tuple(event.inferences), label)
         if self.events is not None:
             try:
                 with self._events_lock:
@@ -474,6 +511,8 @@ class StreamRunner:
                 break
             sent.timed_out = True
             self.stats.frames_timed_out += 1
+            if self.observers:
+                self._tell_done(sent, "timed_out")
             del self._inflight[sequence]
             self._expired[sequence] = sent
             stalled = stalled or self._last_progress <= sent.sent_at
@@ -494,8 +533,86 @@ class StreamRunner:
                 self.stats.frames_interrupted += 1
             else:
                 self.stats.frames_timed_out += 1
+            if self.observers:
+                self._tell_done(sent, "interrupted" if interrupted else "timed_out")
         self._expired.update(self._inflight)
         self._inflight.clear()
+
+    # -- observers -----------------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        """Frames sent and not yet acknowledged (nor timed out)."""
+        return len(self._inflight)
+
+    @property
+    def shm_bytes_in_use(self) -> int:
+        """Bytes of the shared buffer held by frames awaiting their acks."""
+        return self._allocator.used if self._allocator is not None else 0
+
+    def _truth_of(self, index: int) -> str | None:
+        return self.truth[index % len(self.truth)] if self.truth else None
+
+    def _tell(self, call: Callable[[RunObserver], None]) -> None:
+        """Call every observer; one that cannot go on ends the stream with its reason."""
+        for observer in self.observers:
+            try:
+                call(observer)
+            except ObserverError as error:
+                self.observers = ()  # told once; the clean-up tells it nothing more
+                raise StreamFailure("error", str(error)) from None
+
+    def _tell_sent(self, sent: _Sent, item: PreparedFrame, preparer: FramePreparer) -> None:
+        frame = SentFrame(
+            self.stream_index,
+            sent.index,
+            sent.sequence,
+            sent.time_s,
+            sent.sent_at - self.origin,
+            item.prepared,
+            preparer.format,
+        )
+        self._tell(lambda observer: observer.frame_sent(frame))
+
+    def _tell_dropped(self, item: PreparedFrame, base_ticks: int) -> None:
+        record = FrameRecord(
+            stream=self.stream_index,
+            index=item.index,
+            time_s=item.time_s,
+            timestamp=base_ticks + round(item.time_s * self.options.timescale),
+            sequence=None,
+            sent_s=None,
+            acked_s=None,
+            latency_ms=None,
+            service_ms=None,
+            status="dropped",
+            truth=self._truth_of(item.index),
+        )
+        self._tell(lambda observer: observer.frame_done(record))
+
+    def _tell_done(
+        self,
+        sent: _Sent,
+        status: FrameStatus,
+        acked_at: float | None = None,
+        inferences: tuple[Any, ...] = (),
+        label: str | None = None,
+    ) -> None:
+        record = FrameRecord(
+            stream=self.stream_index,
+            index=sent.index,
+            time_s=sent.time_s,
+            timestamp=sent.timestamp,
+            sequence=sent.sequence,
+            sent_s=sent.sent_at - self.origin,
+            acked_s=None if acked_at is None else acked_at - self.origin,
+            latency_ms=None if acked_at is None else 1000 * (acked_at - sent.scheduled_at),
+            service_ms=None if acked_at is None else 1000 * (acked_at - sent.sent_at),
+            status=status,
+            inferences=inferences,
+            truth=self._truth_of(sent.index),
+            label=label,
+        )
+        self._tell(lambda observer: observer.frame_done(record))
 
 
 def internal_reader_failure(error: ReaderCrashed) -> StreamFailure:
