@@ -47,6 +47,18 @@ def _listen_address(host: str, port: int, bind: str | None) -> Address:
         raise typer.BadParameter(str(error), param_hint="--host") from None
 
 
+def _metrics_address(host: str | None, port: int | None, listen: Address) -> Address | None:
+    """Where to serve metrics: ``--metrics-host`` (default the gRPC host) and ``--metrics-port``."""
+    if port is None:
+        if host is not None:
+            raise typer.BadParameter("give --metrics-port too", param_hint="--metrics-host")
+        return None
+    try:
+        return parse_listen(str(Address((host or listen.host).strip("[]"), port)))
+    except AddressError as error:
+        raise typer.BadParameter(str(error), param_hint="--metrics-host") from None
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0 picks a free one).")] = 5001,
@@ -105,6 +117,18 @@ def serve(
         float,
         typer.Option(min=0, help="On SIGINT/SIGTERM, let calls finish this long, then cut them."),
     ] = 5.0,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Serve Prometheus metrics over HTTP on this port (/metrics)."
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str | None, typer.Option(help="Address for --metrics-port (default: --host's).")
+    ] = None,
+    stats_interval_s: Annotated[
+        float, typer.Option(min=0, help="Log one throughput line this often (0: never).")
+    ] = 60.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     log_format: Annotated[str, typer.Option(help="text or json.")] = "text",
 ) -> None:
@@ -124,6 +148,7 @@ def serve(
     if (tls_cert is None) != (tls_key is None):
         raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
     listen = _listen_address(host, port, bind)
+    metrics_listen = _metrics_address(metrics_host, metrics_port, listen)
     configure_logging(log_level, log_format)
     try:
         chosen = load_processor(processor) if processor else None
@@ -148,6 +173,9 @@ def serve(
         tls_key=tls_key,
         keepalive_time_s=keepalive_time_s,
         keepalive_timeout_s=keepalive_timeout_s,
+        metrics_port=metrics_listen.port if metrics_listen is not None else None,
+        metrics_host=metrics_listen.host if metrics_listen is not None else None,
+        stats_interval_s=stats_interval_s,
     )
     signals = StopSignals()
     signals.install()

@@ -10,6 +10,7 @@ control rather than by our memory (A3).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -77,13 +78,24 @@ class Pump(Generic[T]):
     def __init__(self, requests: Iterator[T], capacity: int = 8) -> None:
         self._requests = requests
         self._stopped = threading.Event()
-        self._handover: Handover[T | EndOfStream] = Handover(capacity, self._stopped)
+        # Each message travels with the moment gRPC handed it over: a frame's round trip
+        # starts at its arrival, not when the session got round to taking it from the queue.
+        self._handover: Handover[tuple[float, T] | EndOfStream] = Handover(capacity, self._stopped)
+        self.arrived_at = 0.0
         self._thread = threading.Thread(target=self._run, name="lvatool-request-pump", daemon=True)
         self._thread.start()
 
     def get(self, timeout: float) -> T | EndOfStream | None:
-        """The next message, :class:`EndOfStream`, or ``None`` if ``timeout`` passed first."""
-        return self._handover.get(timeout)
+        """The next message, :class:`EndOfStream`, or ``None`` if ``timeout`` passed first.
+
+        After a message, :attr:`arrived_at` is the ``time.monotonic()`` at which the
+        reader thread received it from gRPC.
+        """
+        item = self._handover.get(timeout)
+        if item is None or isinstance(item, EndOfStream):
+            return item
+        self.arrived_at, message = item
+        return message
 
     def stop(self) -> None:
         """Stop handing over messages (the call is over); the thread ends with the call."""
@@ -93,7 +105,7 @@ class Pump(Generic[T]):
         end = EndOfStream()
         try:
             for message in self._requests:
-                if not self._handover.put(message):
+                if not self._handover.put((time.monotonic(), message)):
                     return
         except Exception as error:  # the call was cancelled or broke
             end = EndOfStream(error)

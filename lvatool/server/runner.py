@@ -12,6 +12,7 @@ import logging
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,10 +22,15 @@ from lvatool.addresses import Address, why_bind_fails
 from lvatool.contract import SERVICE_NAME
 from lvatool.grpc_options import channel_options, server_keepalive_options
 from lvatool.server.darklight import DarkLightProcessor
+from lvatool.server.metrics import ServerMetrics
 from lvatool.server.processor import Processor
 from lvatool.server.pump import tolerant_extension_handler
 from lvatool.server.servicer import MediaGraphExtensionServicer, SessionPolicy
+from lvatool.server.stats import StatsReporter
 from lvatool.server.tls import TlsSetupError, load_tls_identity
+
+if TYPE_CHECKING:
+    from lvatool.server.metrics_export import MetricsEndpoint
 
 log = logging.getLogger("lvatool.server")
 
@@ -43,6 +49,11 @@ class ServerOptions:
     # keepalive_time_s + keepalive_timeout_s of silence; a live peer always answers (A3).
     keepalive_time_s: float = 20.0
     keepalive_timeout_s: float = 10.0
+    # Prometheus metrics over HTTP on this port (0 picks one); None: not exported.
+    metrics_port: int | None = None
+    metrics_host: str | None = None  # None: the same host as the gRPC port
+    # One throughput line in the log this often; 0 turns it off.
+    stats_interval_s: float = 60.0
 
 
 class ServerStartError(RuntimeError):
@@ -88,7 +99,14 @@ class ExtensionServer:
             options=channel_options(options.max_message_mib)
             + server_keepalive_options(options.keepalive_time_s, options.keepalive_timeout_s),
         )
-        self.servicer = MediaGraphExtensionServicer(self.processor, policy)
+        exported = options.metrics_port is not None
+        # Nothing is recorded, not even per batch, when nobody would read it.
+        self.metrics = (
+            ServerMetrics(export=exported) if exported or options.stats_interval_s > 0 else None
+        )
+        self._metrics_endpoint: MetricsEndpoint | None = None
+        self._stats: StatsReporter | None = None
+        self.servicer = MediaGraphExtensionServicer(self.processor, policy, self.metrics)
         # Registered by hand rather than with the generated helper, to decode requests
         # ourselves: garbage bytes then end the call with a status the session chose and
         # logged, not one gRPC picked behind its back (issue 8, point 7).
@@ -109,11 +127,18 @@ class ExtensionServer:
             host = "127.0.0.1"
         return str(Address(host.strip("[]"), self.port))
 
+    @property
+    def metrics_port(self) -> int | None:
+        """The port serving Prometheus metrics once started (None: not exported)."""
+        endpoint = self._metrics_endpoint
+        return endpoint.port if endpoint is not None else None
+
     def start(self) -> int:
         """Bind and start serving; return the bound port (useful with port 0)."""
         listen = Address(self.options.host.strip("[]"), self.options.port)
         secure = bool(self.options.tls_cert or self.options.tls_key)
         credentials = self._tls_credentials() if secure else None
+        self._start_metrics_endpoint()
         try:
             if credentials is not None:
                 port = self._server.add_secure_port(str(listen), credentials)
@@ -122,9 +147,13 @@ class ExtensionServer:
         except RuntimeError:  # gRPC says only that binding failed; see why_bind_fails
             port = 0
         if port == 0:
+            self._stop_reporting()
             raise ServerStartError(f"cannot listen on {listen}: {why_bind_fails(listen)}")
         self.port = int(port)
         self._server.start()
+        if self.metrics is not None and self.options.stats_interval_s > 0:
+            self._stats = StatsReporter(self.metrics.interval, self.options.stats_interval_s, log)
+            self._stats.start()
         for service in ("", SERVICE_NAME):
             self._health.set(service, health_pb2.HealthCheckResponse.SERVING)
         picked = " (port 0: picked by the system)" if self.options.port == 0 else ""
@@ -137,13 +166,48 @@ class ExtensionServer:
         )
         return self.port
 
+    def _start_metrics_endpoint(self) -> None:
+        """Serve the metrics before the extension: a busy metrics port fails the start (exit 3)."""
+        options = self.options
+        if options.metrics_port is None or self.metrics is None:
+            return
+        assert self.metrics.prometheus is not None
+        from lvatool.server.metrics_export import MetricsEndpoint
+
+        host = (options.metrics_host or options.host).strip("[]")
+        endpoint = MetricsEndpoint(self.metrics.prometheus.registry, host, options.metrics_port)
+        try:
+            endpoint.start()
+        except OSError:
+            where = Address(host, options.metrics_port)
+            raise ServerStartError(
+                f"cannot listen on {where} for --metrics-port: {why_bind_fails(where)}"
+            ) from None
+        self._metrics_endpoint = endpoint
+        log.info("serving Prometheus metrics on http://%s/metrics", Address(host, endpoint.port))
+
+    def _stop_reporting(self) -> None:
+        """End the stats line and the metrics endpoint: they stop with the server."""
+        if self._stats is not None:
+            self._stats.stop()
+            self._stats = None
+        if self._metrics_endpoint is not None:
+            self._metrics_endpoint.stop()
+
     def stop(self, grace_s: float = 5.0) -> StopReport:
         """Stop accepting calls, let sessions in flight finish for ``grace_s``, then cut them.
 
         Returns what had to be cut. A session whose processor never returns cannot be
         cancelled from outside its thread: ``stuck`` counts those, and only the end of
-        the process ends them (``lvatool serve`` exits; see its exit codes).
+        the process ends them (``lvatool serve`` exits; see its exit codes). The stats
+        line and the metrics endpoint stop last, so a scrape sees how sessions ended.
         """
+        try:
+            return self._stop_serving(grace_s)
+        finally:
+            self._stop_reporting()
+
+    def _stop_serving(self, grace_s: float) -> StopReport:
         self._health.enter_graceful_shutdown()
         slots = self.servicer.slots
         # gRPC's own cut comes later, as a backstop: ours must follow marking the servicer

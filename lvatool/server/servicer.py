@@ -31,6 +31,7 @@ from lvatool.protocol import (
     basic_credentials,
     describe_format,
 )
+from lvatool.server.metrics import ServerMetrics, SessionMetrics
 from lvatool.server.processor import Frame, InvalidFrameError, Processor, SessionInfo
 from lvatool.server.processor_output import ProcessorMistake, check_batch_results, processor_name
 from lvatool.server.pump import EndOfStream, TolerantRequestPump, UndecodableRequest
@@ -93,9 +94,12 @@ class _Abort(Exception):
 class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: ignore[misc]
     """Serves ``ProcessMediaStream`` with one processor for all sessions."""
 
-    def __init__(self, processor: Processor, policy: SessionPolicy) -> None:
+    def __init__(
+        self, processor: Processor, policy: SessionPolicy, metrics: ServerMetrics | None = None
+    ) -> None:
         self.processor = processor
         self.policy = policy
+        self.metrics = metrics
         self.slots = SessionSlots(
             policy.max_sessions, min(policy.max_sessions_per_peer, policy.max_sessions)
         )
@@ -114,15 +118,16 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
         refusal = self.slots.acquire(peer)
         if refusal is not None:
             log.warning("session refused peer=%s status=RESOURCE_EXHAUSTED: %s", peer, refusal)
+            self._count_end(Status.RESOURCE_EXHAUSTED)
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
-        handler = CallHandler(self.processor, self.policy, peer)
+        handler = CallHandler(self.processor, self.policy, peer, self.metrics)
         end = SessionEnd(Status.OK)
         try:
             yield from handler.run(request_iterator, context)
         except _Abort as error:
             end = SessionEnd(error.status, error.message)
         except GeneratorExit:  # gRPC dropped the call: the client cancelled or went away
-            handler.log_end(self._cancelled())
+            self._ended(handler, self._cancelled())
             raise
         except Exception as error:  # a bug of ours; the peer still deserves a status
             log.exception("session failed peer=%s", peer)
@@ -132,12 +137,21 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
         if not context.is_active() or self.stopping.is_set():  # no status reaches the client
             end = self._cancelled()
         elif end.status is Status.OK and context.add_callback(
-            lambda: handler.log_end(self._settled(context))
+            lambda: self._ended(handler, self._settled(context))
         ):
             return  # logged once the call is over: only then is a cancellation certain
-        handler.log_end(end)
+        self._ended(handler, end)
         if end.status is not Status.OK:
             context.abort(grpc.StatusCode[end.status.name], end.message)
+
+    def _ended(self, handler: CallHandler, end: SessionEnd) -> None:
+        """Log a session's end and count its status: once per call, whatever ended it."""
+        handler.log_end(end)
+        self._count_end(end.status)
+
+    def _count_end(self, status: Status) -> None:
+        if self.metrics is not None:
+            self.metrics.call_ended(status)
 
     def _settled(self, context: grpc.ServicerContext) -> SessionEnd:
         """How a call our handler ended with OK really ended, once gRPC has closed it."""
@@ -163,13 +177,20 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
             log.warning(
                 "session refused peer=%s status=UNAUTHENTICATED: %s", context.peer(), message
             )
+            self._count_end(Status.UNAUTHENTICATED)
             context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
 
 class CallHandler:
     """Runs one session: handshake, batches of frames, one response per sample."""
 
-    def __init__(self, processor: Processor, policy: SessionPolicy, peer: str) -> None:
+    def __init__(
+        self,
+        processor: Processor,
+        policy: SessionPolicy,
+        peer: str,
+        metrics: ServerMetrics | None = None,
+    ) -> None:
         self.processor = processor
         self.policy = policy
         self.peer = peer
@@ -177,6 +198,10 @@ class CallHandler:
         self._shm: SharedMemoryReader | None = None
         self._info: SessionInfo | None = None
         self._started = time.monotonic()
+        self._server_metrics = metrics
+        self._metrics: SessionMetrics | None = None  # from the accepted descriptor on
+        # When each frame of the batch arrived, kept only while round trips are exported.
+        self._arrivals: list[float] | None = None
 
     def run(
         self, requests: Iterator[Response | UndecodableRequest], context: grpc.ServicerContext
@@ -219,6 +244,8 @@ class CallHandler:
                     error.status,
                     f"shared_memory_buffer_transfer_properties.handle_name: {error} ({error.rule})",
                 ) from None
+            if self._server_metrics is not None:
+                self._server_metrics.shared_memory_mapped(self._shm.length)
         self._info = SessionInfo(spec, self.peer)
         try:
             self.processor.open(self._info)
@@ -235,6 +262,10 @@ class CallHandler:
             describe_format(spec.frame),
             transfer,
         )
+        if self._server_metrics is not None:
+            self._metrics = self._server_metrics.session_opened(spec)
+            if self._metrics.wants_round_trips:
+                self._arrivals = []
         yield self.session.reply_descriptor()
 
     def _stream(
@@ -283,6 +314,8 @@ class CallHandler:
             if not batch:
                 batch_deadline = time.monotonic() + self.policy.batch_timeout_s
             batch.append(frame)
+            if self._arrivals is not None:
+                self._arrivals.append(pump.arrived_at)
             log.debug(
                 "session peer=%s sample %d received, %d of %d in the batch",
                 self.peer,
@@ -305,6 +338,7 @@ class CallHandler:
                 raise _Abort(
                     error.status, f"media_sample.content_reference: {error} ({error.rule})"
                 ) from None
+        started = time.perf_counter()
         try:
             returned = self.processor.process_batch(batch, self._info)
         except InvalidFrameError as error:
@@ -316,13 +350,21 @@ class CallHandler:
         except ProcessorMistake as mistake:
             log.error("session peer=%s: %s", self.peer, mistake)
             raise _Abort(Status.INTERNAL, str(mistake)) from None
+        if self._metrics is not None:
+            self._metrics.processed(len(batch), time.perf_counter() - started)
         # Every read of the pixels is done; only now may the client reuse the regions (M3).
         responses = [
             self.session.acknowledge(frame.sequence_number, inferences)
             for frame, inferences in zip(batch, results, strict=True)
         ]
         batch.clear()
-        yield from responses
+        if self._arrivals is None or self._metrics is None:
+            yield from responses
+            return
+        arrivals, self._arrivals = self._arrivals, []
+        for response, arrived_at in zip(responses, arrivals, strict=True):
+            self._metrics.answered(arrived_at)  # the moment it is handed to gRPC
+            yield response
 
     def _processor_crashed(self, method: str, error: BaseException) -> _Abort:
         """Log a processor's exception once, with its traceback; the call ends INTERNAL."""
@@ -376,6 +418,8 @@ class CallHandler:
         )
 
     def _close(self) -> None:
+        if self._metrics is not None:
+            self._metrics.closed()
         if self._info is not None:
             try:
                 self.processor.close(self._info)
@@ -383,6 +427,8 @@ class CallHandler:
                 log.exception("processor %s close() failed", processor_name(self.processor))
         if self._shm is not None:
             self._shm.close()
+            if self._server_metrics is not None:
+                self._server_metrics.shared_memory_mapped(-self._shm.length)
 
     def log_end(self, end: SessionEnd) -> None:
         """One line per session, naming the status the client received (or would have)."""
