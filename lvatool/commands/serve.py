@@ -136,8 +136,10 @@ def serve(
 
     Frames arrive embedded or through shared memory (/dev/shm), in any encoding and RAW
     pixel format. Health (grpc.health.v1) and reflection are on, so grpc_health_probe and
-    grpcurl work. SIGINT/SIGTERM stop it: calls get --grace-s to end, then are cut; exit 0,
-    or 1 if a processor never returned, or 130 on a second signal.
+    grpcurl work. --metrics-port serves Prometheus metrics over HTTP, and a throughput
+    line is logged every --stats-interval-s. SIGINT/SIGTERM stop it: calls get --grace-s
+    to end, then are cut; exit 0, or 1 if a processor never returned, or 130 on a second
+    signal.
     """
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")

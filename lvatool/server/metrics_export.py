@@ -11,10 +11,19 @@ from text a peer chose, so no client can grow the number of series without bound
 
 from __future__ import annotations
 
+import socket
+import socketserver
 import threading
-from wsgiref.simple_server import WSGIServer
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+# A scraper is one Prometheus or two: past this many connections at once the endpoint
+# closes new ones at once instead of starting a thread for each.
+MAX_SCRAPE_CONNECTIONS = 16
+# A connection that sends no complete request within this long is closed.
+SCRAPE_TIMEOUT_S = 10.0
 
 # From half a millisecond (a small JPEG) to 10 s (a model stuck on a batch): prometheus'
 # default buckets start at 5 ms, too coarse for a processor that takes one.
@@ -113,27 +122,78 @@ class PrometheusSession:
         self._sessions_open.dec()
 
 
-class MetricsEndpoint:
-    """prometheus_client's HTTP server for one registry, stopped with the extension server.
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr (scrapes every few seconds would drown the server's log)."""
 
-    It runs on threads of its own: a slow or hostile scraper holds an HTTP thread, never
-    a session's. Binding happens in :meth:`start`, so a busy port fails the server's
-    start like a busy gRPC port does.
+    timeout = SCRAPE_TIMEOUT_S  # a stalled client's connection ends, and its thread
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _BoundedScrapeServer(socketserver.ThreadingMixIn, WSGIServer):
+    """A thread per connection, at most :data:`MAX_SCRAPE_CONNECTIONS` of them.
+
+    prometheus_client's own server starts a thread for every connection without limit,
+    so anyone who can reach the port could pile up threads (memory) in the extension's
+    process by opening connections and sending nothing. Here a connection over the
+    limit is closed at once, and an idle one times out.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, family: socket.AddressFamily, address: tuple[str, int]) -> None:
+        self.address_family = family
+        self._connections = threading.BoundedSemaphore(MAX_SCRAPE_CONNECTIONS)
+        super().__init__(address, _QuietHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._connections.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread started: the slot is not coming back otherwise
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+
+class MetricsEndpoint:
+    """An HTTP endpoint serving one registry, stopped with the extension server.
+
+    It runs on threads of its own (at most :data:`MAX_SCRAPE_CONNECTIONS`, each ending
+    after :data:`SCRAPE_TIMEOUT_S` without a request): a slow or hostile scraper can
+    blind the metrics for a while, never hold a session's thread or grow the process.
+    Binding happens in :meth:`start`, so a busy port fails the server's start like a
+    busy gRPC port does.
     """
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
         self._registry = registry
         self.host = host
         self.port = port
-        self._httpd: WSGIServer | None = None
+        self._httpd: _BoundedScrapeServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
         """Bind and serve; the bound port (``port`` 0 picks one). OSError if it cannot bind."""
-        self._httpd, self._thread = start_http_server(
-            self.port, addr=self.host, registry=self._registry
+        family, _, _, _, address = socket.getaddrinfo(
+            self.host, self.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        httpd = _BoundedScrapeServer(family, (str(address[0]), self.port))
+        httpd.set_app(make_wsgi_app(self._registry))
+        self._httpd = httpd
+        self.port = int(httpd.server_address[1])
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, name="lvatool-metrics", daemon=True
         )
-        self.port = int(self._httpd.server_address[1])
+        self._thread.start()
         return self.port
 
     def stop(self, timeout_s: float = 5.0) -> None:

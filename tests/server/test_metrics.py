@@ -8,11 +8,13 @@ after its client saw the status.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import socket
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +28,7 @@ from typer.testing import CliRunner
 from lvatool.cli import app
 from lvatool.protocol import SharedMemoryTransfer, Status
 from lvatool.server import ExtensionServer, ServerOptions, ServerStartError, SessionPolicy
+from lvatool.server.metrics_export import MAX_SCRAPE_CONNECTIONS
 from lvatool.server.stats import IntervalTally, StatsReporter
 from tests.frames import DARK, LIGHT, descriptor, encode, raw_format, reference, sample
 from tests.rawcall import RawCall
@@ -178,6 +181,42 @@ def test_endpoint_stops_with_the_server() -> None:
         scrape(server)
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5)
+
+
+def test_idle_connections_cannot_pile_up_threads() -> None:
+    """Connections past the limit are closed at once; the endpoint serves again after."""
+    with metrics_server() as server:
+        extra = 8
+        held = [
+            socket.create_connection(("127.0.0.1", server.metrics_port), timeout=10)
+            for _ in range(MAX_SCRAPE_CONNECTIONS + extra)
+        ]
+        try:
+            for connection in held:
+                connection.setblocking(False)
+            closed: set[int] = set()
+
+            def refused_enough() -> bool:
+                for index, connection in enumerate(held):
+                    with contextlib.suppress(BlockingIOError):
+                        if connection.recv(1) == b"":
+                            closed.add(index)
+                return len(closed) >= extra
+
+            wait_for(refused_enough, f"{extra} connections over the limit closed")
+            handlers = [t for t in threading.enumerate() if "process_request" in t.name]
+            assert len(handlers) <= MAX_SCRAPE_CONNECTIONS
+        finally:
+            for connection in held:
+                connection.close()
+
+        def scraped() -> bool:
+            try:
+                return "lvatool_sessions_open" in str(scrape(server))
+            except OSError:
+                return False
+
+        wait_for(scraped, "a scrape once the idle connections are gone")
 
 
 def test_busy_grpc_port_closes_the_metrics_endpoint_again() -> None:
