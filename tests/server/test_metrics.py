@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 import pytest
@@ -34,6 +36,7 @@ from tests.frames import DARK, LIGHT, descriptor, encode, raw_format, reference,
 from tests.rawcall import RawCall
 from tests.serveproc import free_port
 from tests.server.serverlog import server_log
+from tests.server.test_process import start
 from tests.shmfile import ShmFile
 from tests.sim.simrun import run, wait_for
 
@@ -231,8 +234,8 @@ def test_busy_grpc_port_closes_the_metrics_endpoint_again() -> None:
         )
         with pytest.raises(ServerStartError, match="address already in use"):
             server.start()
-    with socket.socket() as probe:  # the metrics port is free again
-        probe.bind(("127.0.0.1", metrics))
+    with pytest.raises(ConnectionRefusedError):  # nothing listens on the metrics port
+        socket.create_connection(("127.0.0.1", metrics), timeout=10).close()
 
 
 def test_busy_metrics_port_is_a_start_error_exit_3() -> None:
@@ -251,6 +254,44 @@ def test_busy_metrics_port_is_a_start_error_exit_3() -> None:
         process.stderr
     )
     assert "Traceback" not in process.stderr
+
+
+def test_serve_command_exports_metrics_logs_stats_and_stops_both(tmp_path: Path) -> None:
+    """``lvatool serve --metrics-port P --stats-interval-s S``: scraped, logged, then closed."""
+    metrics_port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log_file:
+        process, address = start(
+            "--metrics-port", str(metrics_port), "--stats-interval-s", "0.3", stderr=log_file
+        )
+        try:
+            with grpc.insecure_channel(address) as channel:
+                call = RawCall(channel)
+                frame = raw_format(DARK)
+                call.send(descriptor(frame))
+                call.recv()
+                call.send(sample(2, encode(DARK, frame)))
+                call.recv()
+                call.half_close()
+                assert call.status()[0] == grpc.StatusCode.OK
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+
+            def frame_counted() -> bool:
+                with urllib.request.urlopen(url, timeout=10) as response:
+                    text = response.read().decode()
+                return 'lvatool_calls_ended_total{status="OK"} 1.0' in text
+
+            wait_for(frame_counted, "the session's end on the metrics endpoint")
+            wait_for(lambda: "calls_ended=OK:1" in log_path.read_text(), "a stats line")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    assert process.returncode == 0, log_path.read_text()
+    assert f"serving Prometheus metrics on http://127.0.0.1:{metrics_port}/metrics" in (
+        log_path.read_text()
+    )
+    with pytest.raises(ConnectionRefusedError):  # the endpoint stopped with the server
+        socket.create_connection(("127.0.0.1", metrics_port), timeout=10).close()
 
 
 def test_metrics_host_needs_a_metrics_port() -> None:
