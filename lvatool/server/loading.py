@@ -35,6 +35,7 @@ from types import ModuleType, TracebackType
 
 from lvatool.logs import is_library_file, treat_as_application
 from lvatool.server.processor import FunctionProcessor, Processor
+from lvatool.text import visible
 
 
 class ProcessorLoadError(ValueError):
@@ -236,7 +237,7 @@ def _failure(doing: str, subject: str, error: BaseException) -> str:
         text = str(error)
         frame = _user_frame(error.__traceback__)
         where = f"{frame.filename}:{frame.lineno}" if frame is not None else None
-    text = " ".join(text.split())
+    text = visible(" ".join(text.split()))  # one line, and no escape sequence reaches the terminal
     if len(text) > _MESSAGE_LIMIT:
         text = text[: _MESSAGE_LIMIT - 1] + "…"
     described = f"{type(error).__name__}: {text}" if text else type(error).__name__

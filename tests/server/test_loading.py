@@ -193,3 +193,15 @@ def test_a_processor_instance_and_an_installed_module_load(tmp_path: Path) -> No
     assert type(load_processor("lvatool.server.darklight:DarkLightProcessor")).__name__ == (
         "DarkLightProcessor"
     )
+
+
+def test_an_error_message_is_one_line_without_escape_sequences(tmp_path: Path) -> None:
+    """An exception's text is quoted on the user's terminal: its lines are joined and an
+    escape sequence in it is written out, not acted on."""
+    path = tmp_path / "noisy.py"
+    path.write_text("raise RuntimeError('line one\\n  line two \\x1b[2J')\n")
+    with pytest.raises(ProcessorLoadError) as raised:
+        load_processor(f"{path}:process")
+    assert str(raised.value) == (
+        f"cannot import {path}: RuntimeError: line one line two \\x1b[2J at {path}:1"
+    )
