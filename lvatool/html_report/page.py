@@ -52,7 +52,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .strip { display: flex; flex-wrap: wrap; gap: 0.6em; }
 .strip figure { margin: 0; width: 200px; }
 .strip img { width: 200px; display: block; border: 1px solid #ccc; }
-.strip figcaption { font-size: 0.75em; color: #444; }
+.strip figcaption { font-size: 0.75em; color: #444; overflow-wrap: anywhere; }
 """
 
 
