@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +18,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lvatool.addresses import AddressError, parse_target
 from lvatool.media import Encoding, PixelFormat, ScaleMode
+from lvatool.results.judge import diff_lines
+from lvatool.results.plan import ResultsOptions, ResultsPlan, ResultsUsageError, plan_results
 from lvatool.sim import (
     ConnectOptions,
     ImageOptions,
@@ -29,7 +33,8 @@ from lvatool.sim import (
 from lvatool.sim import (
     simulate as run_simulation,
 )
-from lvatool.sim.report import render_summary, unwritable_reason, write_json
+from lvatool.sim.observe import RunObserver
+from lvatool.sim.report import render_summary, unwritable_reason
 from lvatool.sim.samples import load_truth, sample_path, truth_path
 from lvatool.sim.topology import ExtensionSettings, TopologyError, read_topology
 from lvatool.text import as_text
@@ -198,6 +203,47 @@ def simulate(
     max_p99_ms: Annotated[
         float | None, typer.Option(help="Exit 1 if the p99 round trip is slower.")
     ] = None,
+    # -- per-frame results and regression baselines (lvatool.results) --
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write one record per frame sent, in send order, as the run goes: "
+            "FILE.jsonl (inferences in LVA's JSON form; usable as a --baseline) or FILE.csv.",
+        ),
+    ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            help="Compare every frame with an earlier --results .jsonl of the same clip: "
+            "labels, entities appearing or vanishing, boxes, confidences, latency.",
+        ),
+    ] = None,
+    baseline_iou: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="With --baseline: a box moved below this IoU [0.5]."),
+    ] = None,
+    baseline_confidence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0, max=1.0, help="With --baseline: a confidence moved by more than this [0.1]."
+        ),
+    ] = None,
+    max_changed_frames: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=100.0,
+            help="With --baseline: exit 1 if more than this percent of frames changed [0].",
+        ),
+    ] = None,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=100.0,
+            help="Exit 1 if fewer than this percent of results match the ground truth.",
+        ),
+    ] = None,
     # -- capacity search (lvatool.commands.simulate_capacity) --
     find_capacity: Annotated[
         bool,
@@ -362,8 +408,14 @@ def simulate(
         if settings and settings.tls and options.stream.connect.tls_ca is None:
             err.print("[yellow]warning:[/yellow] the topology's endpoint is TLS; give --tls-ca")
 
+        results_options = ResultsOptions(
+            results, baseline, baseline_iou, baseline_confidence, max_changed_frames, min_accuracy
+        )
         if find_capacity or (slo_p99_ms, max_streams, step_s) != (None, None, None):
             from lvatool.commands import simulate_capacity as capacity
+
+            if results_options.given:
+                raise _fail(f"{results_options.given[0]} does not apply to --find-capacity")
 
             problem = capacity.usage_problem(
                 options, find=find_capacity, slo_p99_ms=slo_p99_ms, min_fps=min_fps,
@@ -377,6 +429,11 @@ def simulate(
             ))  # fmt: skip
 
         try:
+            results_plan = plan_results(results_options, options)
+        except ResultsUsageError as error:
+            raise _fail(str(error)) from None
+        options = replace(options, observers=_observers(results_plan))
+        try:
             result = _run_with_progress(options, show=err.is_terminal and not quiet)
         except Exception as error:  # the last guard: one sentence, never a traceback
             if debug:
@@ -387,22 +444,41 @@ def simulate(
                 EXIT_THRESHOLD,
             ) from None
         summary = result.summary
+        diff = results_plan.baseline_diff()
         json_lost = False
         if json_path is not None:
             try:
-                write_json(summary, json_path)
+                extra = {"baseline": diff.as_dict()} if diff is not None else {}
+                _write_summary(summary, json_path, extra)
             except OSError as error:  # checked before the run; it can still fill up
                 _say(f"cannot write --json {json_path}: {error.strerror or error}", err)
                 json_lost = True
         if not quiet:
-            render_summary(summary, Console())
+            console = Console()
+            render_summary(summary, console)
+            for line in diff_lines(diff) if diff is not None else []:
+                console.print(as_text(line), highlight=False, soft_wrap=True)
         crash = next((f.details for f in result.failures if f.details), None)
         if crash and debug:
             err.print(crash, markup=False, highlight=False)
-        code = _exit_code(summary, min_fps, max_p99_ms, err, hint=bool(crash and not debug))
+        code = _exit_code(
+            summary, min_fps, max_p99_ms, err, hint=bool(crash and not debug),
+            failed=results_plan.verdicts(summary, diff),
+        )  # fmt: skip
         if json_lost and code == EXIT_OK:
             code = EXIT_THRESHOLD  # the results were asked for and are lost: not a pass
         raise typer.Exit(code)
+
+
+def _observers(results_plan: ResultsPlan) -> tuple[RunObserver, ...]:
+    """Every observer of the run, built in one place: --results and --baseline so far."""
+    return results_plan.observers
+
+
+def _write_summary(summary: RunSummary, path: Path, extra: dict[str, Any]) -> None:
+    """``--json``: the summary (schema simulate-summary) with what options added to it."""
+    document = {**summary.as_dict(), **extra}
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
 def _run_with_progress(options: RunOptions, show: bool) -> RunResult:
@@ -436,16 +512,18 @@ def _exit_code(
     err: Console,
     *,
     hint: bool = False,
+    failed: list[str] | None = None,
 ) -> int:
     """The exit code of a finished run; prints why it is not 0.
 
-    ``hint`` adds that ``--debug`` shows the traceback of an internal error.
+    ``hint`` adds that ``--debug`` shows the traceback of an internal error; ``failed``
+    are thresholds judged elsewhere (``--max-changed-frames``, ``--min-accuracy``).
     """
     if summary.error:
         _say(summary.error + (_DEBUG_HINT if hint else ""), err)
         return _EXIT_FOR_FAILURE.get(summary.outcome, EXIT_THRESHOLD)
     stats = summary.stats
-    failed = []
+    failed = list(failed or [])
     if stats.frames_timed_out:
         failed.append(f"{stats.frames_timed_out} frames were not acknowledged within --ack-timeout")
     if min_fps is not None and summary.fps < min_fps:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from lvatool.results.baseline import (
@@ -199,3 +201,24 @@ def test_thresholds_are_checked() -> None:
         Thresholds(iou=1.5)
     with pytest.raises(ValueError, match="confidence"):
         Thresholds(confidence=-0.1)
+
+
+def test_the_diff_in_the_summary_schema() -> None:
+    """The ``baseline`` object of ``--json``: valid as built, invalid when broken."""
+    from tests.schemas import assert_valid, schema_errors
+    from tests.test_schemas import summary
+
+    comparer = BaselineComparer([frame(i, classified("dark")) for i in range(5)], DEFAULT)
+    for i in range(6):
+        comparer.add(frame(i, classified("light" if i == 2 else "dark")))
+    document = dict(summary("embedded"), baseline=comparer.diff().as_dict())
+    assert_valid(document, "simulate-summary")
+    for mistake in ("a kind missing", "a percentage over 100", "an unknown change kind"):
+        broken = copy.deepcopy(document)
+        if mistake == "a kind missing":
+            broken["baseline"]["changes"].pop("label")
+        elif mistake == "a percentage over 100":
+            broken["baseline"]["changed_pct"] = 150
+        else:
+            broken["baseline"]["worst"][0]["changes"][0]["kind"] = "renamed"
+        assert schema_errors(broken, "simulate-summary"), mistake
