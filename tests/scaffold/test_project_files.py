@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,15 @@ def test_every_file_is_written_and_returned_in_order(tmp_path: Path) -> None:
 
     assert written == [directory / target for target, _ in PROJECT_FILES]
     assert all(path.is_file() and path.stat().st_size > 0 for path in written)
+
+
+def test_every_template_is_package_data_and_used() -> None:
+    # Read through importlib.resources, as from an installed wheel: a template missing
+    # from the package, or one no file is made from, is a mistake in the list.
+    folder = resources.files("lvatool.scaffold").joinpath("templates")
+    shipped = {entry.name for entry in folder.iterdir() if entry.name.endswith(".tmpl")}
+
+    assert shipped == {source for _, source in PROJECT_FILES}
 
 
 def test_no_placeholder_is_left_in_any_file(project: Path) -> None:
