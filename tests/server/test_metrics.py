@@ -300,8 +300,9 @@ def test_metrics_host_needs_a_metrics_port() -> None:
     assert "--metrics-port" in result.output
 
 
-def test_nothing_recorded_when_metrics_and_stats_are_off() -> None:
-    server = ExtensionServer(ServerOptions(host="127.0.0.1", port=0, stats_interval_s=0))
+def test_nothing_recorded_by_default_from_python() -> None:
+    """No metrics port and no stats line unless asked: not even a tally is kept."""
+    server = ExtensionServer(ServerOptions(host="127.0.0.1", port=0))
     assert server.metrics is None and server.servicer.metrics is None
 
 
