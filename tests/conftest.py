@@ -21,9 +21,13 @@ def _lvatool_logging_restored() -> Iterator[None]:
     record would then fail to print ("--- Logging error ---") into that test's output.
     """
     logger = logging.getLogger("lvatool")
+    root = logging.getLogger()
     saved = (logger.handlers[:], logger.level, logger.propagate)
+    saved_root = (root.handlers[:], root.level)
     yield
     logger.handlers[:], logger.level, logger.propagate = saved
+    root.handlers[:], root.level = saved_root  # configure_logging serves the user's records too
+    logging.captureWarnings(False)
 
 
 @pytest.fixture
