@@ -54,9 +54,14 @@ def completion(
 ) -> None:
     """Print the completion script for SHELL; save it where your shell looks for one.
 
-    bash: `lvatool completion bash > ~/.local/share/bash-completion/completions/lvatool`.
-    zsh: `lvatool completion zsh > ~/.zfunc/_lvatool` (with `fpath+=~/.zfunc` before
-    `compinit` in ~/.zshrc). fish: `lvatool completion fish >
-    ~/.config/fish/completions/lvatool.fish`. Open a new shell for it to take effect.
+    bash: `lvatool completion bash > ~/.local/share/bash-completion/completions/lvatool`
+    (loaded by the bash-completion package; without it, `source` the file from ~/.bashrc).
+
+    zsh: `lvatool completion zsh > ~/.zfunc/_lvatool`, with `fpath+=~/.zfunc` before
+    `compinit` in ~/.zshrc.
+
+    fish: `lvatool completion fish > ~/.config/fish/completions/lvatool.fish`.
+
+    Then open a new shell.
     """
     typer.echo(completion_script(shell))

@@ -144,6 +144,10 @@ def create_project(directory: Path, *, name: str | None = None, force: bool = Fa
     values = _values(directory, module)
     # Render everything before writing anything: a broken template leaves no half project.
     texts = [(directory / target, render(source, values)) for target, source in PROJECT_FILES]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ScaffoldError(f"cannot create {directory}: {error.strerror or error}") from None
     written: list[Path] = []
     for path, text in texts:
         try:

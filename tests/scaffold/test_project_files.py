@@ -184,6 +184,13 @@ def test_a_file_in_the_way_is_refused(tmp_path: Path) -> None:
         create_project(tmp_path / "taken")
 
 
+def test_a_directory_that_cannot_be_made_is_named(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+
+    with pytest.raises(ScaffoldError, match=r"cannot create .*file/project: Not a directory"):
+        create_project(tmp_path / "file" / "project")
+
+
 @pytest.mark.parametrize(
     ("directory", "expected"),
     [
