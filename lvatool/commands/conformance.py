@@ -144,6 +144,15 @@ ExplainOpt = Annotated[
     ),
 ]
 JunitOpt = Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        metavar="FILE",
+        help="Write an HTML report here: every check with its message and duration, and a "
+        "chart of durations; one self-contained file that opens offline.",
+    ),
+]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="SHOULD failures fail the run too.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary line.")]
 
@@ -201,6 +210,7 @@ class RunOptions:
     junit: Path | None = None
     strict: bool = False
     quiet: bool = False
+    html: Path | None = None
 
     def over(self, group: RunOptions | None) -> RunOptions:
         """These options, with the group's filling in what was not given here."""
@@ -213,11 +223,16 @@ class RunOptions:
             junit=self.junit or group.junit,
             strict=self.strict or group.strict,
             quiet=self.quiet or group.quiet,
+            html=self.html or group.html,
         )
 
     def check_report_paths(self) -> None:
         """Refuse report files that could not be written, before the run (exit 2)."""
-        for option, path in (("--json", self.json_path), ("--junit", self.junit)):
+        for option, path in (
+            ("--json", self.json_path),
+            ("--junit", self.junit),
+            ("--html", self.html),
+        ):
             if path is not None:
                 try:
                     check_report_path(path, option)
@@ -232,12 +247,20 @@ def _run_options(ctx: typer.Context, given: RunOptions) -> RunOptions:
     return run
 
 
+def _write_html(reports: list[SuiteReport], path: Path) -> None:
+    """``--html``: plotly is loaded only by the runs that write a page."""
+    from lvatool.html_report.conformance_report import write_conformance_html
+
+    write_conformance_html(reports, path)
+
+
 def _write_reports(reports: list[SuiteReport], run: RunOptions) -> bool:
-    """Write --json and --junit; False (with a sentence printed) if one could not be."""
+    """Write --json, --junit and --html; False (with a sentence printed) if one could not be."""
     written = True
     for option, path, write in (
         ("--json", run.json_path, write_json),
         ("--junit", run.junit, write_junit),
+        ("--html", run.html, _write_html),
     ):
         if path is None:
             continue
@@ -306,7 +329,7 @@ def _progress(quiet: bool) -> Callable[[CheckResult], None]:
         "--explain M3 says what a rule asks, why it matters and how to fix a failure; "
         "--explain S06 what a check sends and expects. The full reference is "
         "docs/rules.md. For scripts, --list --json - prints the catalogue as JSON."
-        "\n\n--select, --skip, --json, --junit, --strict and --quiet may also be given "
+        "\n\n--select, --skip, --json, --junit, --html, --strict and --quiet may also be given "
         "before server/client; they apply to it unless it gives its own. The reports are "
         "written however the run ends (interrupted, peer not reached), saying why."
         "\n\nExit codes: 0 every MUST check passed, 1 a MUST check failed (or any, with "
@@ -320,6 +343,7 @@ def conformance(
     skip: SkipOpt = None,
     json_path: JsonOpt = None,
     junit: JunitOpt = None,
+    html: HtmlOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
     explain_id: ExplainOpt = None,
@@ -335,7 +359,7 @@ def conformance(
         except UnknownIdError as error:
             raise _fail(str(error), EXIT_USAGE) from None
         raise typer.Exit(EXIT_OK)
-    given = RunOptions(select, skip, json_path, junit, strict, quiet)
+    given = RunOptions(select, skip, json_path, junit, strict, quiet, html)
     if ctx.invoked_subcommand is not None:
         ctx.obj = given  # the subcommand takes these unless it gives its own
         return
@@ -448,6 +472,7 @@ def server(
     skip: SkipOpt = None,
     json_path: JsonOpt = None,
     junit: JunitOpt = None,
+    html: HtmlOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -458,7 +483,7 @@ def server(
     use it. A server that stays silent costs one check its wait: later checks are
     skipped with the reason, and the suite ends within --timeout.
     """
-    run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet))
+    run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet, html))
     selection = _selection("server", list_, run.select, run.skip, run.strict)
     try:
         address = parse_target(target)
@@ -528,6 +553,7 @@ def client(
     skip: SkipOpt = None,
     json_path: JsonOpt = None,
     junit: JunitOpt = None,
+    html: HtmlOpt = None,
     strict: StrictOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -539,7 +565,7 @@ def client(
     A client started here runs in a process group of its own; at --timeout, on Ctrl-C
     or on an error the whole group gets SIGTERM, then SIGKILL 3 s later.
     """
-    run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet))
+    run = _run_options(ctx, RunOptions(select, skip, json_path, junit, strict, quiet, html))
     selection = _selection("client", list_, run.select, run.skip, run.strict)
     try:
         address = parse_listen(listen, default_host="127.0.0.1")

@@ -43,7 +43,7 @@ th, td { text-align: left; padding: 0.25em 0.8em 0.25em 0; vertical-align: top; 
 table.grid th, table.grid td { border-bottom: 1px solid #eee; padding-right: 1em; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .columns { display: flex; flex-wrap: wrap; gap: 2.5em; }
-.chart { min-height: 320px; }
+.chart { margin-top: 1em; }
 .outcome-pass { color: #17803d; }
 .outcome-fail, .outcome-error { color: #c0262d; font-weight: bold; }
 .outcome-warn { color: #a86a00; } .outcome-skip { color: #888; }
@@ -66,10 +66,10 @@ def chart_text(value: object) -> str:
     return html.escape(visible(str(value)), quote=False)
 
 
-def chart(figure: Any, div_id: str) -> str:
+def chart(figure: Any, div_id: str, *, height: int = 340) -> str:
     """A plotly figure as a ``<div>`` and its script; plotly.js itself is in the page head."""
     figure.update_layout(
-        margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white", height=340
+        margin={"l": 60, "r": 20, "t": 50, "b": 50}, template="plotly_white", height=height
     )
     body = plotly.io.to_html(
         figure,
