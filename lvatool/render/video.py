@@ -40,7 +40,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 from PIL import Image
 
-from lvatool.render.draw import draw_inferences
+from lvatool.render.draw import draw_on
 from lvatool.render.images import sample_image, scaled_height
 from lvatool.sim.observe import (
     FrameRecord,
@@ -271,9 +271,8 @@ class AnnotatedVideo(RunObserver):
             caption += f" · {record.latency_ms:.0f} ms"
         else:
             caption += f" · {record.status.replace('_', ' ')}"
-        return draw_inferences(
-            picture, record.inferences, caption=caption, alert=record.status != "acked"
-        )
+        draw_on(picture, record.inferences, caption=caption, alert=record.status != "acked")
+        return picture
 
 
 class VideoWriter:
