@@ -122,7 +122,7 @@ def test_a_stale_buffer_of_a_killed_process_is_found_and_clean_removes_it_alone(
         assert level is Level.WARN
         assert sentence == (
             f"1 stale lvatool buffer (1 MiB) of processes that no longer run is in {shm_dir}:"
-            f" {stale}; lvatool doctor --clean removes them; 1 lvatool buffer whose process"
+            f" {stale}; lvatool doctor --clean removes it; 1 lvatool buffer whose process"
             " cannot be seen from here (another container or user) is kept"
         )
         assert (shm_dir / stale).exists(), "without --clean nothing is removed"
@@ -425,7 +425,7 @@ def test_doctor_clean_removes_the_stale_buffers_and_nothing_else() -> None:
     assert ran.returncode == 0
     assert any(
         line.startswith(f"! 1 stale lvatool buffer (8 KiB) of processes that no longer run is"
-                        f" in /dev/shm: {stale}; lvatool doctor --clean removes them")
+                        f" in /dev/shm: {stale}; lvatool doctor --clean removes it")
         for line in ran.stdout.splitlines()
     ), ran.stdout  # fmt: skip
     assert stale in left, "without --clean the doctor removes nothing"

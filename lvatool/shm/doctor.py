@@ -512,7 +512,7 @@ def _check_stale(
             Level.WARN,
             f"{_count(len(left), 'stale lvatool buffer')} ({_mib(total)}) of processes that"
             f" no longer run {_are(len(left))} in {root}: {_names(left)}; lvatool doctor"
-            f" --clean removes them{kept}",
+            f" --clean removes {'it' if len(left) == 1 else 'them'}{kept}",
         )
     return Finding("stale", Level.OK, f"no stale lvatool buffers in {root}{kept}")
 
