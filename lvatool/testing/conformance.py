@@ -48,6 +48,7 @@ def assert_conformant(
     password: str | None = None,
     sessions: int = 16,
     timeout_s: float = 60.0,
+    connect_timeout_s: float = 10.0,
 ) -> SuiteReport:
     """Run the conformance server suite against ``target``; AssertionError unless it passes.
 
@@ -57,8 +58,9 @@ def assert_conformant(
     ``checks`` selects check IDs (``["S01", "S05"]``; all by default), ``skip`` leaves
     some out; ``strict`` fails SHOULD checks too. The other keywords are those of
     ``lvatool conformance server`` (``--profile``, ``--extension-config``,
-    ``--username``/``--password``, ``--sessions``, ``--timeout``). Unknown check IDs raise
-    ValueError. Returns the :class:`~lvatool.conformance.SuiteReport`.
+    ``--username``/``--password``, ``--sessions``, ``--timeout``); a server that does not
+    answer within ``connect_timeout_s`` is an AssertionError saying so. Unknown check IDs
+    raise ValueError. Returns the :class:`~lvatool.conformance.SuiteReport`.
     """
     selection = Selection(tuple(checks or ()), tuple(skip), strict)
     options = ServerSuiteOptions(
@@ -70,14 +72,21 @@ def assert_conformant(
         timeout_s=timeout_s,
     )
     if isinstance(target, str) and is_address(target):
-        return _run(target, selection, options)
+        return _run(target, selection, options, connect_timeout_s)
     credentials = None if username is None else (username, password or "")
     with serve(target, credentials=credentials) as address:
-        return _run(address, selection, options)
+        return _run(address, selection, options, connect_timeout_s)
 
 
-def _run(address: str, selection: Selection, options: ServerSuiteOptions) -> SuiteReport:
-    connect = ConnectOptions(target=address, username=options.username, password=options.password)
+def _run(
+    address: str, selection: Selection, options: ServerSuiteOptions, connect_timeout_s: float
+) -> SuiteReport:
+    connect = ConnectOptions(
+        target=address,
+        connect_timeout_s=connect_timeout_s,
+        username=options.username,
+        password=options.password,
+    )
     try:
         report = run_server_suite(connect, selection, options)
     except ConnectError as error:

@@ -60,15 +60,14 @@ def processor_reference(processor: ProcessorLike) -> str:
         return processor
     target: object = processor
     if isinstance(processor, Processor):
-        target = type(processor)
-        module = sys.modules.get(target.__module__)
-        names = [n for n, v in vars(module).items() if v is processor] if module else []
-        if not names:
+        found = _module_variable(processor)
+        if found is None:
             raise TypeError(
-                f"this {target.__qualname__} instance is not a module-level variable, so "
-                "another process cannot load it: pass its class, or a 'file.py:attr' reference"
+                f"this {type(processor).__qualname__} instance is not a module-level variable, "
+                "so another process cannot load it: pass its class, or a 'file.py:attr' "
+                "reference"
             )
-        return _reference(target, names[0])
+        return _reference(*found)
     qualname = getattr(target, "__qualname__", "")
     if not qualname or "<" in qualname or "." in qualname:
         raise TypeError(
@@ -76,11 +75,27 @@ def processor_reference(processor: ProcessorLike) -> str:
             "another process cannot load it: define it at module level, or pass a "
             "'file.py:attr' reference"
         )
-    return _reference(target, qualname)
+    return _reference(getattr(target, "__module__", None) or "", qualname)
 
 
-def _reference(target: object, attribute: str) -> str:
-    module_name = getattr(target, "__module__", None) or ""
+def _module_variable(instance: object) -> tuple[str, str] | None:
+    """``(module, name)`` of a module-level variable holding ``instance``, if any.
+
+    The module of the instance's class is looked at first (a processor module often makes
+    its own instance), then every loaded module, ``__main__`` included.
+    """
+    home = type(instance).__module__
+    names = [home, *(name for name in list(sys.modules) if name != home)]
+    for module_name in names:
+        module = sys.modules.get(module_name)
+        for attribute, value in list(getattr(module, "__dict__", {}).items()):
+            if value is instance and not attribute.startswith("_"):
+                return module_name, attribute
+    return None
+
+
+def _reference(module_name: str, attribute: str) -> str:
+    """``module:attr``, or ``path/to/script.py:attr`` for the script run as ``__main__``."""
     if module_name != "__main__":
         return f"{module_name}:{attribute}"
     module = sys.modules.get(module_name)
