@@ -83,6 +83,7 @@ def test_an_unknown_shell_is_a_usage_error() -> None:
     assert "tcsh" in result.output
 
 
+@pytest.mark.timeout(3 * RUN_S)  # two Tabs, each one lvatool process
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 @pytest.mark.skipif(not SCRIPT.is_file(), reason=f"no lvatool script at {SCRIPT}")
 def test_bash_completes_commands_and_options_through_the_script() -> None:

@@ -22,6 +22,9 @@ from tests.serveproc import free_port, wait_healthy
 
 START_S = 60  # a loaded 2-core machine can take a while to import grpc and PyAV
 RUN_S = 240
+# Each test runs whole lvatool processes (the project's own tests start another server):
+# past the suite's 120 s default on a loaded machine, within a bound all the same.
+pytestmark = pytest.mark.timeout(RUN_S + START_S)
 
 
 def _lvatool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
