@@ -10,13 +10,21 @@ Every frame is kept far from the threshold (dark scenes around 50-65, light ones
 185-200), and the script refuses to write truth files unless every decoded frame is at least
 ``MARGIN`` away from 127 both in ``rgb24`` and in the ``yuv420p`` Y plane. Scaling, JPEG
 compression, limited vs full range conversions or 16-bit pixel formats therefore cannot flip a
-label. The truth files are computed from the decoded file, not from the generator's intent.
+label. The labels are computed from the decoded file, not from the generator's intent.
+
+The truth files also say where the bouncing box moved, for motion detectors: ``motion`` has,
+for each frame, the rectangle the box swept since the previous frame (the union of its
+rectangles in both frames; ``null`` for frame 0), and ``scene_cuts`` the frames that start a
+new scene (the whole picture changes there). These come from the generator's geometry,
+which is exact: H.264 moves edges by a pixel or two at most.
 
 Usage::
 
-    python samples/videos/make_clips.py            # write the clips next to this script
-    python samples/videos/make_clips.py --out DIR  # write them somewhere else
-    python samples/videos/make_clips.py --check    # regenerate in a temp dir, compare labels
+    python samples/videos/make_clips.py              # write the clips next to this script
+    python samples/videos/make_clips.py --out DIR    # write them somewhere else
+    python samples/videos/make_clips.py --check      # regenerate in a temp dir, compare truth
+    python samples/videos/make_clips.py --truth-only # rewrite the truth files of the clips
+                                                     # already there, without re-encoding
 
 Output is deterministic: the scene schedule, colours and motion are fixed constants (no random
 numbers). The MP4 bytes may differ across encoder versions or machines; labels must not.
@@ -110,14 +118,54 @@ def render(index: int, width: int, height: int) -> Rgb:
 
     rgb = luma[:, :, None] + tint[None, None, :]
     # A box bouncing across the frame, brighter in dark scenes and darker in light ones.
+    x0, y0, bw, bh = box_rect(index, width, height)
+    rgb[y0 : y0 + bh, x0 : x0 + bw, :] += 30.0 if dark else -30.0
+    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+
+
+def box_rect(index: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """The bouncing box of frame ``index`` in pixels: ``(x, y, width, height)``."""
     bw, bh = width // 6, height // 4
     travel_x, travel_y = width - bw, height - bh
     px = (index * width // 60) % (2 * travel_x)
     py = (index * height // 45) % (2 * travel_y)
     x0 = px if px < travel_x else 2 * travel_x - px
     y0 = py if py < travel_y else 2 * travel_y - py
-    rgb[y0 : y0 + bh, x0 : x0 + bw, :] += 30.0 if dark else -30.0
-    return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    return x0, y0, bw, bh
+
+
+def swept_box(index: int, width: int, height: int) -> list[float] | None:
+    """Where the box moved into frame ``index``, normalised ``[l, t, w, h]``; None at 0.
+
+    The union of its rectangles in frames ``index - 1`` and ``index``: a differencing
+    motion detector sees change within it (the box's edges, old and new), none outside
+    it but the bars' and waves' fainter drift.
+    """
+    if index == 0:
+        return None
+    ax, ay, aw, ah = box_rect(index - 1, width, height)
+    bx, by, bw, bh = box_rect(index, width, height)
+    x0, y0 = min(ax, bx), min(ay, by)
+    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+    return [
+        round(x0 / width, 6),
+        round(y0 / height, 6),
+        round((x1 - x0) / width, 6),
+        round((y1 - y0) / height, 6),
+    ]
+
+
+def scene_cuts(frames: int) -> list[int]:
+    """The frames that begin a new scene (every pixel's level changes there)."""
+    return [i for i in range(1, frames) if scene_of(i) != scene_of(i - 1)]
+
+
+def geometry_truth(spec: ClipSpec) -> dict[str, object]:
+    """The truth that comes from the generator's geometry, not from decoding."""
+    return {
+        "motion": [swept_box(i, spec.width, spec.height) for i in range(spec.frames)],
+        "scene_cuts": scene_cuts(spec.frames),
+    }
 
 
 def encode(spec: ClipSpec, path: Path) -> str:
@@ -200,39 +248,60 @@ def truth_path(out: Path, spec: ClipSpec) -> Path:
     return out / spec.name.replace(".mp4", ".truth.json")
 
 
-def build(out: Path, verbose: bool = True) -> dict[str, list[str]]:
-    """Write every clip and truth file into ``out``; return labels per clip. Fails loudly."""
+def checked_labels(spec: ClipSpec, path: Path) -> tuple[Decoded, float, float]:
+    """Decode ``path`` and validate it as ``spec``; labels and the distances to 127."""
+    decoded = measure(path)
+    if len(decoded.labels) != spec.frames:
+        raise SystemExit(f"{spec.name}: decoded {len(decoded.labels)} != {spec.frames} frames")
+    dist_rgb = min(abs(v - THRESHOLD) for v in decoded.rgb_luma)
+    dist_y = min(abs(v - THRESHOLD) for v in decoded.y_plane)
+    bad = [
+        i
+        for i, (a, b) in enumerate(zip(decoded.rgb_luma, decoded.y_plane, strict=True))
+        if abs(a - THRESHOLD) < MARGIN or abs(b - THRESHOLD) < MARGIN
+    ]
+    if bad:
+        raise SystemExit(f"{spec.name}: frames within {MARGIN} of {THRESHOLD}: {bad[:20]}")
+    flips = [
+        i
+        for i, (a, b) in enumerate(zip(decoded.rgb_luma, decoded.y_plane, strict=True))
+        if (a < THRESHOLD) != (b < THRESHOLD)
+    ]
+    if flips:
+        raise SystemExit(f"{spec.name}: rgb24 and Y-plane labels disagree at {flips[:20]}")
+    return decoded, dist_rgb, dist_y
+
+
+def write_truth(out: Path, spec: ClipSpec, labels: list[str]) -> None:
+    """Write the truth file of ``spec``: decoded labels, then the geometry's truth."""
+    truth = {
+        "clip": spec.name,
+        "frames": len(labels),
+        "fps": FPS,
+        "labels": labels,
+        **geometry_truth(spec),
+    }
+    truth_path(out, spec).write_text(json.dumps(truth) + "\n", encoding="utf-8")
+
+
+def build(out: Path, verbose: bool = True, encode_clips: bool = True) -> dict[str, list[str]]:
+    """Write every clip and truth file into ``out``; return labels per clip. Fails loudly.
+
+    Without ``encode_clips`` the clips already in ``out`` are decoded as they are and only
+    the truth files are written (``--truth-only``): the MP4 bytes stay unchanged.
+    """
     out.mkdir(parents=True, exist_ok=True)
     result: dict[str, list[str]] = {}
     for spec in CLIPS:
         path = out / spec.name
-        codec = encode(spec, path)
-        decoded = measure(path)
-        if len(decoded.labels) != spec.frames:
-            raise SystemExit(f"{spec.name}: decoded {len(decoded.labels)} != {spec.frames} frames")
-        dist_rgb = min(abs(v - THRESHOLD) for v in decoded.rgb_luma)
-        dist_y = min(abs(v - THRESHOLD) for v in decoded.y_plane)
-        bad = [
-            i
-            for i, (a, b) in enumerate(zip(decoded.rgb_luma, decoded.y_plane, strict=True))
-            if abs(a - THRESHOLD) < MARGIN or abs(b - THRESHOLD) < MARGIN
-        ]
-        if bad:
-            raise SystemExit(f"{spec.name}: frames within {MARGIN} of {THRESHOLD}: {bad[:20]}")
-        flips = [
-            i
-            for i, (a, b) in enumerate(zip(decoded.rgb_luma, decoded.y_plane, strict=True))
-            if (a < THRESHOLD) != (b < THRESHOLD)
-        ]
-        if flips:
-            raise SystemExit(f"{spec.name}: rgb24 and Y-plane labels disagree at {flips[:20]}")
-        truth = {
-            "clip": spec.name,
-            "frames": len(decoded.labels),
-            "fps": FPS,
-            "labels": decoded.labels,
-        }
-        truth_path(out, spec).write_text(json.dumps(truth) + "\n", encoding="utf-8")
+        if encode_clips:
+            codec = encode(spec, path)
+        elif not path.is_file():
+            raise SystemExit(f"--truth-only: {path} does not exist; generate the clips first")
+        else:
+            codec = "as found"
+        decoded, dist_rgb, dist_y = checked_labels(spec, path)
+        write_truth(out, spec, decoded.labels)
         result[spec.name] = decoded.labels
         if verbose:
             dark = decoded.labels.count("dark")
@@ -246,7 +315,8 @@ def build(out: Path, verbose: bool = True) -> dict[str, list[str]]:
 
 
 def check(committed: Path) -> int:
-    """Regenerate into a temp dir and compare labels with the committed truth files."""
+    """Regenerate into a temp dir and compare the committed truth files: labels with the
+    fresh decode, motion and scene cuts with the generator's geometry."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh = build(Path(tmp), verbose=False)
     status = 0
@@ -261,6 +331,9 @@ def check(committed: Path) -> int:
         if truth.get("labels") != fresh[spec.name] or truth.get("frames") != spec.frames:
             print(f"FAIL {path}: labels differ from a fresh regeneration")
             status = 1
+        elif any(truth.get(key) != value for key, value in geometry_truth(spec).items()):
+            print(f"FAIL {path}: motion or scene_cuts differ from the generator's geometry")
+            status = 1
         else:
             print(f"ok   {path}")
     return status
@@ -271,10 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     parser.add_argument("--check", action="store_true", help="compare with committed truth")
+    parser.add_argument(
+        "--truth-only",
+        action="store_true",
+        help="rewrite the truth files of the clips in --out without re-encoding them",
+    )
     args = parser.parse_args(argv)
     if args.check:
         return check(args.out)
-    build(args.out)
+    build(args.out, encode_clips=not args.truth_only)
     return 0
 
 
