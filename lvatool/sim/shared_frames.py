@@ -69,14 +69,16 @@ class FrameReader:
             return self._frames.window.dropped(self._reader)
 
     def on_ready(self, wake: Callable[[], None]) -> None:
-        """Call ``wake()`` (from the publisher's thread) whenever a frame or the end comes.
+        """Call ``wake()`` (from the publisher's thread) when a frame or the end comes
+        after :meth:`get` found none.
 
         A stream that also waits for acknowledgements then waits on one thing (its
-        call's events, which ``wake`` feeds) instead of polling both: at 64 streams,
-        polling the frames every few milliseconds cost more CPU than sending them.
+        call's events, which ``wake`` feeds) instead of polling both. Only a reader that
+        found nothing is woken: one woken at every frame published would be woken once
+        per frame it sends for nothing, which at 64 streams costs more than polling.
         """
         with self._frames.condition:
-            self._frames.wakers.append(wake)
+            self._frames.wakers[self._reader] = wake
 
     def get(self, timeout_s: float) -> PreparedFrame | DecodeEnded | None:
         """The next frame; :class:`DecodeEnded` after the last; None if none came in time."""
@@ -92,6 +94,7 @@ class FrameReader:
                     return frames.ended
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    frames.waiting.add(self._reader)  # wake me when there is one
                     return None
                 frames.condition.wait(remaining)
 
@@ -129,7 +132,8 @@ class SharedFrames:
         self.as_bytes = as_bytes
         self.window: FanoutWindow[PreparedFrame] = FanoutWindow(window)
         self.condition = threading.Condition()
-        self.wakers: list[Callable[[], None]] = []
+        self.wakers: dict[int, Callable[[], None]] = {}  # by reader (FrameReader.on_ready)
+        self.waiting: set[int] = set()  # readers that found no frame and want a wake-up
         self.ended: DecodeEnded | None = None
         self.epoch = 0.0
         interval = 1.0 / (max_fps or source.info.fps or 30.0)
@@ -216,7 +220,7 @@ class SharedFrames:
                 self.condition.wait(0.05)
             window.publish(item)
             self.condition.notify_all()
-            wakers = list(self.wakers)
+            wakers = self._waiting_wakers()
         for wake in wakers:
             wake()
         return True
@@ -225,6 +229,12 @@ class SharedFrames:
         with self.condition:
             self.ended = item
             self.condition.notify_all()
-            wakers = list(self.wakers)
+            wakers = self._waiting_wakers()
         for wake in wakers:
             wake()
+
+    def _waiting_wakers(self) -> list[Callable[[], None]]:
+        """The wake-ups owed to readers that found nothing (call with the lock held)."""
+        wakers = [self.wakers[r] for r in self.waiting if r in self.wakers]
+        self.waiting.clear()
+        return wakers
