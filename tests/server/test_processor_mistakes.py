@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import grpc
 import pytest
 
 from lvatool.media import Encoding, FrameFormat
 from lvatool.server import (
-    ExtensionServer,
     Frame,
     FunctionProcessor,
     Inference,
     Processor,
-    ServerOptions,
     SessionInfo,
     classification,
 )
+from lvatool.testing import serve
 from tests.frames import DARK, descriptor, encode, sample
 from tests.rawcall import RawCall
 from tests.server.serverlog import ServerLog, server_log
@@ -91,24 +91,25 @@ def log() -> Iterator[ServerLog]:
         yield collected
 
 
-def serve_one_frame(processor: Processor) -> tuple[grpc.StatusCode, str, ExtensionServer]:
-    """Send one frame to ``processor``; the call's status, and the (running) server."""
-    server = ExtensionServer(ServerOptions(host="127.0.0.1", port=0), processor)
-    server.start()
-    with grpc.insecure_channel(server.address) as channel:
+@contextmanager
+def one_frame_served(processor: Processor) -> Iterator[tuple[grpc.StatusCode, str, str]]:
+    """Serve ``processor`` and send it one frame: the call's status, and the server's
+    address, which keeps serving until the block ends."""
+    with serve(processor, grace_s=0) as address, grpc.insecure_channel(address) as channel:
         call = RawCall(channel)
         call.send(descriptor(JPG))
         try:
             call.recv()
         except AssertionError:  # refused at the descriptor: the status says why
-            return (*call.status(), server)
+            yield (*call.status(), address)
+            return
         call.send(sample(2, encode(DARK, JPG)))
-        return (*call.status(), server)
+        yield (*call.status(), address)
 
 
-def still_serves(server: ExtensionServer) -> None:
+def still_serves(address: str) -> None:
     """A fresh session on the same server gets its reply descriptor: one call ended, not all."""
-    with grpc.insecure_channel(server.address) as channel:
+    with grpc.insecure_channel(address) as channel:
         call = RawCall(channel)
         call.send(descriptor(JPG))
         assert call.recv().WhichOneof("payload") == "media_stream_descriptor"
@@ -128,17 +129,15 @@ def still_serves(server: ExtensionServer) -> None:
 def test_wrong_return_is_internal_naming_processor_value_and_expectation(
     function: Callable[[Frame], object], returned: str, log: ServerLog
 ) -> None:
-    code, details, server = serve_one_frame(FunctionProcessor(function))  # type: ignore[arg-type]
-    try:
+    processor = FunctionProcessor(function)  # type: ignore[arg-type]
+    with one_frame_served(processor) as (code, details, address):
         assert code == grpc.StatusCode.INTERNAL, details
         assert f"{__name__}.{function.__name__}" in details  # names the processor
         assert returned in details and "expected" in details
         (end,) = log.wait_for("session end")
         assert "status=INTERNAL" in end
         assert len(log.lines(returned)) == 2  # the mistake once, and the session end
-        still_serves(server)
-    finally:
-        server.stop(0)
+        still_serves(address)
 
 
 @pytest.mark.parametrize(
@@ -153,44 +152,33 @@ def test_exceptions_from_process_are_internal_with_one_traceback(
     function: Callable[[Frame], object], error: str, log: ServerLog
 ) -> None:
     """SystemExit and KeyboardInterrupt too: they used to leave the call open, no status."""
-    code, details, server = serve_one_frame(FunctionProcessor(function))  # type: ignore[arg-type]
-    try:
+    processor = FunctionProcessor(function)  # type: ignore[arg-type]
+    with one_frame_served(processor) as (code, details, address):
         assert code == grpc.StatusCode.INTERNAL, details
         assert f"{__name__}.{function.__name__}" in details and error in details
         (end,) = log.wait_for("session end")
         assert "status=INTERNAL" in end
         logged = [r for r in log.records if r.levelno >= logging.ERROR and r.exc_info]
         assert len(logged) == 1  # once, with the traceback
-        still_serves(server)
-    finally:
-        server.stop(0)
+        still_serves(address)
 
 
 def test_open_raising_is_internal_naming_open(log: ServerLog) -> None:
-    code, details, server = serve_one_frame(OpenFails())
-    try:
+    with one_frame_served(OpenFails()) as (code, details, _):
         assert code == grpc.StatusCode.INTERNAL
         assert "OpenFails" in details and "open()" in details and "no GPU" in details
         (end,) = log.wait_for("session end")
         assert "status=INTERNAL" in end
         assert len([r for r in log.records if r.exc_info]) == 1
-    finally:
-        server.stop(0)
 
 
 def test_open_raising_value_error_still_refuses_the_session(log: ServerLog) -> None:
-    code, details, server = serve_one_frame(OpenRefuses())
-    try:
+    with one_frame_served(OpenRefuses()) as (code, details, _):
         assert code == grpc.StatusCode.INVALID_ARGUMENT
         assert "needs RAW frames" in details
-    finally:
-        server.stop(0)
 
 
 def test_wrong_number_of_batch_results_is_internal(log: ServerLog) -> None:
-    code, details, server = serve_one_frame(ShortBatch())
-    try:
+    with one_frame_served(ShortBatch()) as (code, details, _):
         assert code == grpc.StatusCode.INTERNAL
         assert "ShortBatch" in details and "0 results for a batch of 1" in details
-    finally:
-        server.stop(0)

@@ -20,7 +20,7 @@ from lvatool.media import (
 )
 from lvatool.protocol import AUTH_HEADER, SharedMemoryTransfer, basic_credentials
 from lvatool.server import ExtensionServer
-from tests.conftest import start_server
+from lvatool.testing import serve
 from tests.frames import DARK, LIGHT, descriptor, encode, flat, label, raw_format, reference, sample
 from tests.rawcall import RawCall
 from tests.shmfile import ShmFile
@@ -71,69 +71,66 @@ def test_sequence_and_ack_numbers_one_response_per_sample(call: RawCall) -> None
 @pytest.mark.parametrize("batch_size", [1, 3])
 def test_results_belong_to_their_own_frame(batch_size: int) -> None:
     """Q3: alternating dark and light frames each get their own label, batched or not."""
-    server = start_server(batch_size=batch_size, batch_timeout_s=0.2)
-    try:
-        with grpc.insecure_channel(server.address) as channel:
-            call = RawCall(channel)
-            frame = raw_format(DARK)
-            handshake(call, frame)
-            expected = {}
-            for i in range(10):
-                rgb = DARK if i % 2 == 0 else LIGHT
-                expected[i + 2] = "dark" if i % 2 == 0 else "light"
-                call.send(sample(i + 2, encode(rgb, frame)))
-            responses = [call.recv() for _ in range(10)]  # the last partial batch times out
-            assert {r.ack_sequence_number: label(r) for r in responses} == expected
-            call.half_close()
-            assert call.status()[0] == grpc.StatusCode.OK
-    finally:
-        server.stop(0)
+    with (
+        serve(batch_size=batch_size, batch_timeout_s=0.2, grace_s=0) as address,
+        grpc.insecure_channel(address) as channel,
+    ):
+        call = RawCall(channel)
+        frame = raw_format(DARK)
+        handshake(call, frame)
+        expected = {}
+        for i in range(10):
+            rgb = DARK if i % 2 == 0 else LIGHT
+            expected[i + 2] = "dark" if i % 2 == 0 else "light"
+            call.send(sample(i + 2, encode(rgb, frame)))
+        responses = [call.recv() for _ in range(10)]  # the last partial batch times out
+        assert {r.ack_sequence_number: label(r) for r in responses} == expected
+        call.half_close()
+        assert call.status()[0] == grpc.StatusCode.OK
 
 
 def test_partial_batch_flushed_at_end_of_stream() -> None:
     """Q6 with batching: a half-close flushes a partial batch at once."""
-    server = start_server(batch_size=8, batch_timeout_s=30.0)
-    try:
-        with grpc.insecure_channel(server.address) as channel:
-            call = RawCall(channel)
-            handshake(call, JPG)
-            for i in range(3):
-                call.send(sample(i + 2, encode(LIGHT, JPG)))
-            call.half_close()
-            responses = call.drain(timeout_s=5)
-            assert sorted(r.ack_sequence_number for r in responses) == [2, 3, 4]
-            assert call.status()[0] == grpc.StatusCode.OK
-    finally:
-        server.stop(0)
+    with (
+        serve(batch_size=8, batch_timeout_s=30.0, grace_s=0) as address,
+        grpc.insecure_channel(address) as channel,
+    ):
+        call = RawCall(channel)
+        handshake(call, JPG)
+        for i in range(3):
+            call.send(sample(i + 2, encode(LIGHT, JPG)))
+        call.half_close()
+        responses = call.drain(timeout_s=5)
+        assert sorted(r.ack_sequence_number for r in responses) == [2, 3, 4]
+        assert call.status()[0] == grpc.StatusCode.OK
 
 
 def test_shared_memory_regions_overwritten_on_ack_keep_labels(shm: ShmFile) -> None:
     """M3: the client overwrites each region the moment it is acked; labels stay right."""
-    server = start_server(batch_size=3, batch_timeout_s=0.5)
-    try:
-        with grpc.insecure_channel(server.address) as channel:
-            call = RawCall(channel)
-            frame = raw_format(DARK)
-            size = frame.raw_size()
-            handshake(call, frame, SharedMemoryTransfer(shm.name, shm.size))
-            frames = [DARK, LIGHT, DARK, LIGHT, LIGHT, DARK, DARK, LIGHT, DARK]
-            expected: dict[int, str] = {}
-            for group in range(0, len(frames), 3):
-                for slot, rgb in enumerate(frames[group : group + 3]):
-                    sequence = group + slot + 2
-                    shm.write(slot * size, encode(rgb, frame))
-                    expected[sequence] = "dark" if rgb is DARK else "light"
-                    call.send(reference(sequence, slot * size, size))
-                for _ in range(3):
-                    response = call.recv()
-                    slot = (response.ack_sequence_number - 2) % 3
-                    opposite = LIGHT if expected[response.ack_sequence_number] == "dark" else DARK
-                    shm.write(slot * size, encode(opposite, frame))  # reuse at once
-                    assert label(response) == expected[response.ack_sequence_number]
-            call.half_close()
-            assert call.status()[0] == grpc.StatusCode.OK
-    finally:
-        server.stop(0)
+    with (
+        serve(batch_size=3, batch_timeout_s=0.5, grace_s=0) as address,
+        grpc.insecure_channel(address) as channel,
+    ):
+        call = RawCall(channel)
+        frame = raw_format(DARK)
+        size = frame.raw_size()
+        handshake(call, frame, SharedMemoryTransfer(shm.name, shm.size))
+        frames = [DARK, LIGHT, DARK, LIGHT, LIGHT, DARK, DARK, LIGHT, DARK]
+        expected: dict[int, str] = {}
+        for group in range(0, len(frames), 3):
+            for slot, rgb in enumerate(frames[group : group + 3]):
+                sequence = group + slot + 2
+                shm.write(slot * size, encode(rgb, frame))
+                expected[sequence] = "dark" if rgb is DARK else "light"
+                call.send(reference(sequence, slot * size, size))
+            for _ in range(3):
+                response = call.recv()
+                slot = (response.ack_sequence_number - 2) % 3
+                opposite = LIGHT if expected[response.ack_sequence_number] == "dark" else DARK
+                shm.write(slot * size, encode(opposite, frame))  # reuse at once
+                assert label(response) == expected[response.ack_sequence_number]
+        call.half_close()
+        assert call.status()[0] == grpc.StatusCode.OK
 
 
 def _formats() -> list[FrameFormat]:
@@ -271,22 +268,21 @@ def test_bad_input_ends_only_that_call(
 
 def test_wrong_or_missing_credentials_are_unauthenticated() -> None:
     """A1: x-ms-authentication checked before any frame."""
-    server = start_server(credentials=("user", "secret"))
-    try:
-        with grpc.insecure_channel(server.address) as channel:
 
-            def header(user: str, password: str) -> list[tuple[str, str]]:
-                return [(AUTH_HEADER, basic_credentials(user, password))]
+    def header(user: str, password: str) -> list[tuple[str, str]]:
+        return [(AUTH_HEADER, basic_credentials(user, password))]
 
-            for metadata in (None, header("user", "wrong")):
-                call = RawCall(channel, metadata=metadata)
-                call.send(descriptor(JPG))
-                assert call.status()[0] == grpc.StatusCode.UNAUTHENTICATED
-            good = RawCall(channel, metadata=header("user", "secret"))
-            handshake(good, JPG)
-            good.cancel()
-    finally:
-        server.stop(0)
+    with (
+        serve(credentials=("user", "secret"), grace_s=0) as address,
+        grpc.insecure_channel(address) as channel,
+    ):
+        for metadata in (None, header("user", "wrong")):
+            call = RawCall(channel, metadata=metadata)
+            call.send(descriptor(JPG))
+            assert call.status()[0] == grpc.StatusCode.UNAUTHENTICATED
+        good = RawCall(channel, metadata=header("user", "secret"))
+        handshake(good, JPG)
+        good.cancel()
 
 
 def test_32_concurrent_sessions(channel: grpc.Channel) -> None:
@@ -340,13 +336,9 @@ def test_unknown_pixel_values_name_field_in_reply() -> None:
     """H6: the status message names the field at fault."""
     message = descriptor(raw_format(DARK))
     message.media_stream_descriptor.media_descriptor.video_frame_sample_format.stride_bytes = 3
-    server = start_server()
-    try:
-        with grpc.insecure_channel(server.address) as channel:
-            call = RawCall(channel)
-            call.send(message)
-            code, details = call.status()
-            assert code == grpc.StatusCode.INVALID_ARGUMENT
-            assert "stride_bytes" in details
-    finally:
-        server.stop(0)
+    with serve(grace_s=0) as address, grpc.insecure_channel(address) as channel:
+        call = RawCall(channel)
+        call.send(message)
+        code, details = call.status()
+        assert code == grpc.StatusCode.INVALID_ARGUMENT
+        assert "stride_bytes" in details
