@@ -22,7 +22,12 @@ from importlib import resources
 from typing import Any
 
 #: The published schemas, by name: ``<name>.schema.json`` in this package.
-SCHEMA_NAMES: tuple[str, ...] = ("conformance-report", "simulate-capacity", "simulate-summary")
+SCHEMA_NAMES: tuple[str, ...] = (
+    "conformance-report",
+    "simulate-capacity",
+    "simulate-results",
+    "simulate-summary",
+)
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -193,7 +193,11 @@ def _run_streams(
             origin=origin,
         )
         for observer in options.observers:
-            observer.run_started(info)
+            try:
+                observer.run_started(info)
+            except ObserverError as error:  # before any stream: the run does not start
+                frames.stop()
+                return _not_started(options, stream_options, StreamFailure("error", str(error)))
     try:
         return _run_runners(options, stream_options, runners, frames, stop, on_progress)
     finally:
@@ -271,6 +275,25 @@ def _run_runners(
         first = next((f for f in failures if f.kind == "error"), failures[0])
         summary.outcome, summary.error = first.kind, str(first)
     return RunResult(summary, failures)
+
+
+def _not_started(
+    options: RunOptions, stream_options: StreamOptions, failure: StreamFailure
+) -> RunResult:
+    """The result of a run that failed before its first stream started."""
+    shm_bytes = stream_options.shm_bytes
+    summary = RunSummary(
+        stats=StreamStats(),
+        elapsed_s=0.0,
+        transfer="shm" if shm_bytes else "embedded",
+        target=stream_options.connect.target,
+        streams=options.streams,
+        shm_mib=shm_bytes / (1 << 20) if shm_bytes else None,
+        on_full=_on_full(stream_options.on_full) if shm_bytes else None,
+        outcome="error",
+        error=str(failure),
+    )
+    return RunResult(summary, [failure])
 
 
 def _sample(options: RunOptions, runners: list[StreamRunner]) -> None:

@@ -107,3 +107,16 @@ def test_an_observer_that_cannot_go_on_fails_the_run_with_its_sentence() -> None
     assert result.summary.error == "cannot write the --results file: No space left on device"
     assert observer.closed
     assert len(observer.records) == 5  # told once; nothing more after it gave up
+
+
+def test_an_observer_that_cannot_start_fails_the_run_before_any_frame() -> None:
+    class CannotOpen(Collector):
+        def run_started(self, run: RunInfo) -> None:
+            raise ObserverError("cannot write the --results file: Permission denied")
+
+    observer = CannotOpen()
+    result = simulate(_options(observer, streams=2, shm=True, frames=20))
+    assert result.summary.outcome == "error"
+    assert result.summary.error == "cannot write the --results file: Permission denied"
+    assert result.summary.stats.frames_sent == 0 and observer.records == []
+    assert observer.closed
