@@ -120,6 +120,7 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
             log.warning("session refused peer=%s status=RESOURCE_EXHAUSTED: %s", peer, refusal)
             self._count_end(Status.RESOURCE_EXHAUSTED)
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, refusal)
+        log.debug("call from peer=%s: waiting for the media stream descriptor", peer)
         handler = CallHandler(self.processor, self.policy, peer, self.metrics)
         end = SessionEnd(Status.OK)
         try:
@@ -357,6 +358,13 @@ class CallHandler:
             self.session.acknowledge(frame.sequence_number, inferences)
             for frame, inferences in zip(batch, results, strict=True)
         ]
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "session peer=%s acknowledged sample(s) %s with %s inference(s)",
+                self.peer,
+                ",".join(str(frame.sequence_number) for frame in batch),
+                ",".join(str(len(inferences)) for inferences in results),
+            )
         batch.clear()
         if self._arrivals is None or self._metrics is None:
             yield from responses
