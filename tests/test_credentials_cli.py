@@ -39,20 +39,6 @@ def lvatool(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(app, list(args), env={**environment, "COLUMNS": "250"})
 
 
-_HELP = {
-    name: lvatool(*name.split(), "--help").output
-    for name in ("serve", "simulate", "conformance server", "conformance client")
-}
-pending = pytest.mark.skipif(
-    not all("--password-file" in text for text in _HELP.values()),
-    reason="pending integration: --password-file is not in every command's --help yet",
-)
-pending_tls = pytest.mark.skipif(
-    TLS_KEY_ENV not in _HELP["serve"],
-    reason=f"pending integration: serve --help does not name {TLS_KEY_ENV} yet",
-)
-
-
 def assert_no_traceback(ran: Result) -> None:
     """The command ended with its exit code, not with an exception a user would see."""
     assert ran.exception is None or isinstance(ran.exception, SystemExit), ran.exception
@@ -109,7 +95,6 @@ def guarded_server(password_file: Path) -> Iterator[tuple[subprocess.Popen[str],
         process.communicate(timeout=60)
 
 
-@pending
 def test_a_password_file_for_serve_and_the_environment_for_simulate(
     guarded_server: tuple[subprocess.Popen[str], str],
 ) -> None:
@@ -124,7 +109,6 @@ def test_a_password_file_for_serve_and_the_environment_for_simulate(
     assert SECRET not in ran.output
 
 
-@pending
 def test_a_wrong_password_from_the_environment_is_refused(
     guarded_server: tuple[subprocess.Popen[str], str],
 ) -> None:
@@ -138,7 +122,6 @@ def test_a_wrong_password_from_the_environment_is_refused(
     assert_no_traceback(ran)
 
 
-@pending
 def test_simulate_and_conformance_read_a_password_file(
     guarded_server: tuple[subprocess.Popen[str], str], password_file: Path
 ) -> None:
@@ -155,7 +138,6 @@ def test_simulate_and_conformance_read_a_password_file(
     assert checked.exit_code == 0, checked.output
 
 
-@pending
 def test_the_command_line_password_wins_over_the_environment(
     guarded_server: tuple[subprocess.Popen[str], str],
 ) -> None:
@@ -167,14 +149,12 @@ def test_the_command_line_password_wins_over_the_environment(
     assert ran.exit_code == 0, ran.output
 
 
-@pending
 def test_the_environment_alone_asks_nothing_of_a_run_without_username() -> None:
     """Set for a server in this shell, LVATOOL_PASSWORD must not break a plain simulate."""
     ran = lvatool("simulate", "--max-frames", "3", "--quiet", env={PASSWORD_ENV: SECRET})
     assert ran.exit_code == 0, ran.output
 
 
-@pending
 @pytest.mark.parametrize(
     "command",
     [["serve"], ["simulate"], ["conformance", "server"], ["conformance", "client"]],
@@ -191,7 +171,6 @@ def test_both_password_options_are_a_usage_error_naming_them(
     assert_no_traceback(ran)
 
 
-@pending
 @pytest.mark.parametrize(
     "command",
     [["serve"], ["simulate"], ["conformance", "server"], ["conformance", "client"]],
@@ -213,7 +192,6 @@ def test_an_empty_or_missing_password_file_is_a_usage_error_naming_it(
     )
 
 
-@pending
 def test_a_username_without_any_password_names_every_source() -> None:
     ran = lvatool("conformance", "server", "--username", "u")
     assert ran.exit_code == 2, ran.output
@@ -223,7 +201,6 @@ def test_a_username_without_any_password_names_every_source() -> None:
     )
 
 
-@pending_tls
 @pytest.mark.skipif(not HAVE_OPENSSL, reason="openssl is not installed")
 def test_the_tls_key_path_comes_from_the_environment(tmp_path: Path) -> None:
     cert, key = make_certificate(tmp_path, "server")
@@ -242,7 +219,6 @@ def test_the_tls_key_path_comes_from_the_environment(tmp_path: Path) -> None:
     assert ran.exit_code == 0, ran.output + served
 
 
-@pending_tls
 def test_a_tls_key_from_the_environment_without_a_certificate_is_named(tmp_path: Path) -> None:
     ran = lvatool("serve", "--port", "0", env={TLS_KEY_ENV: str(tmp_path / "server.key")})
     assert ran.exit_code == 2, ran.output

@@ -39,6 +39,7 @@ from lvatool.conformance.report import (
 from lvatool.conformance.results import CheckResult, RunOutcome
 from lvatool.conformance.runner import ran_any
 from lvatool.conformance.suites import interrupted_report
+from lvatool.credentials import CredentialsError, check_pair, resolve_password
 from lvatool.media import RAW_PIXEL_FORMATS, Encoding, FrameFormat, PixelFormat
 from lvatool.sim.call import ConnectOptions
 from lvatool.text import as_text
@@ -434,7 +435,17 @@ def server(
     username: Annotated[
         str | None, typer.Option(help="Credentials the server requires (A1).")
     ] = None,
-    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read the password from this file's first line (not visible in ps). "
+            "Without either option, LVATOOL_PASSWORD is the password of --username."
+        ),
+    ] = None,
     profile: Annotated[
         str | None, typer.Option(help="darklight: also expect the reference labels of R4.")
     ] = None,
@@ -491,8 +502,7 @@ def server(
         raise _fail(f"--target {error}", EXIT_USAGE) from None
     if profile not in (None, "darklight"):
         raise _fail("--profile takes darklight", EXIT_USAGE)
-    if (username is None) != (password is None):
-        raise _fail("give both --username and --password", EXIT_USAGE)
+    password = _password(username, password, password_file)
     ca = None
     if tls_ca is not None:
         try:
@@ -547,7 +557,17 @@ def client(
     username: Annotated[
         str | None, typer.Option(help="Credentials the client should send (A1).")
     ] = None,
-    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read the password from this file's first line (not visible in ps). "
+            "Without either option, LVATOOL_PASSWORD is the password of --username."
+        ),
+    ] = None,
     list_: ListOpt = False,
     select: SelectOpt = None,
     skip: SkipOpt = None,
@@ -571,6 +591,7 @@ def client(
         address = parse_listen(listen, default_host="127.0.0.1")
     except AddressError as error:
         raise _fail(f"--listen {error}", EXIT_USAGE) from None
+    password = _password(username, password, password_file)
     if not command and address.port == 0:
         raise _fail("give the client to start after --, or a fixed --listen HOST:PORT", EXIT_USAGE)
     with interrupts_raise() as interrupts:
@@ -584,6 +605,16 @@ def client(
             report = interrupted_report("client", str(address), selection, interrupt)
         interrupts.shield()
         _finish([report], run)
+
+
+def _password(username: str | None, password: str | None, password_file: Path | None) -> str | None:
+    """The password from --password, --password-file or LVATOOL_PASSWORD; a half pair is exit 2."""
+    try:
+        password = resolve_password(password, password_file, username=username)
+        check_pair(username, password)
+    except CredentialsError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+    return password
 
 
 def _unreached(error: ConnectError) -> SuiteReport:

@@ -9,6 +9,13 @@ from typing import Annotated
 import typer
 
 from lvatool.addresses import Address, AddressError, parse_listen
+from lvatool.credentials import (
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
+    CredentialsError,
+    check_pair,
+    resolve_password,
+)
 from lvatool.logs import configure_logging
 from lvatool.server import (
     ExtensionServer,
@@ -108,11 +115,24 @@ def serve(
     username: Annotated[
         str | None, typer.Option(help="Require these Basic credentials (A1).")
     ] = None,
-    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
-    tls_cert: Annotated[
-        Path | None, typer.Option(help="PEM certificate chain: serve TLS (A2).")
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
     ] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="PEM private key for --tls-cert.")] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read the password from this file's first line (not visible in ps). "
+            "Without either option, LVATOOL_PASSWORD is the password of --username."
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(envvar=TLS_CERT_ENV, help="PEM certificate chain: serve TLS (A2)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(envvar=TLS_KEY_ENV, help="PEM private key for --tls-cert.")
+    ] = None,
     grace_s: Annotated[
         float,
         typer.Option(min=0, help="On SIGINT/SIGTERM, let calls finish this long, then cut them."),
@@ -145,10 +165,18 @@ def serve(
         raise typer.BadParameter("expected debug, info, warning or error", param_hint="--log-level")
     if log_format not in ("text", "json"):
         raise typer.BadParameter("expected text or json", param_hint="--log-format")
-    if (username is None) != (password is None):
-        raise typer.BadParameter("give both --username and --password", param_hint="--username")
+    try:
+        credentials = check_pair(
+            username, resolve_password(password, password_file, username=username)
+        )
+    except CredentialsError as error:
+        typer.echo(f"lvatool serve: {error}", err=True)
+        raise typer.Exit(2) from None
     if (tls_cert is None) != (tls_key is None):
-        raise typer.BadParameter("give both --tls-cert and --tls-key", param_hint="--tls-cert")
+        raise typer.BadParameter(
+            f"give both --tls-cert and --tls-key (or {TLS_CERT_ENV} and {TLS_KEY_ENV})",
+            param_hint="--tls-cert",
+        )
     listen = _listen_address(host, port, bind)
     metrics_listen = _metrics_address(metrics_host, metrics_port, listen)
     configure_logging(log_level, log_format)
@@ -164,7 +192,7 @@ def serve(
         max_sessions=max_sessions,
         max_sessions_per_peer=max_sessions_per_peer,
         idle_timeout_s=idle_timeout_s,
-        credentials=(username, password) if username is not None and password is not None else None,
+        credentials=credentials,
     )
     options = ServerOptions(
         host=listen.host,

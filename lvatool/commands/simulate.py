@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lvatool.addresses import AddressError, parse_target
+from lvatool.credentials import CredentialsError, check_pair, resolve_password
 from lvatool.media import Encoding, PixelFormat, ScaleMode
 from lvatool.results.judge import diff_lines
 from lvatool.results.plan import ResultsOptions, ResultsPlan, ResultsUsageError, plan_results
@@ -173,7 +174,17 @@ def simulate(
     username: Annotated[
         str | None, typer.Option(help="Send x-ms-authentication Basic credentials.")
     ] = None,
-    password: Annotated[str | None, typer.Option(help="Password for --username.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
+    ] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Read the password from this file's first line (not visible in ps). "
+            "Without either option, LVATOOL_PASSWORD is the password of --username."
+        ),
+    ] = None,
     tls_ca: Annotated[Path | None, typer.Option(help="PEM CA bundle: connect with TLS.")] = None,
     tls_server_name: Annotated[
         str | None, typer.Option(help="Expected host name in the server certificate.")
@@ -329,8 +340,12 @@ def simulate(
             mode = ScaleMode.parse(scale_mode) if scale_mode else None
         except ValueError as error:
             raise _fail(f"--scale-mode: {error}") from None
-        if (username is None) != (password is None) and not settings:
-            raise _fail("give both --username and --password")
+        try:
+            password = resolve_password(password, password_file, username=username)
+            if not settings:  # a topology may give the other half
+                check_pair(username, password)
+        except CredentialsError as error:
+            raise _fail(str(error)) from None
 
         video_path = video or str(sample_path())
         truth_file = truth
