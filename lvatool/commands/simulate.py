@@ -255,6 +255,17 @@ def simulate(
             help="Exit 1 if fewer than this percent of results match the ground truth.",
         ),
     ] = None,
+    # -- seeing the results (lvatool.html_report) --
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE.html",
+            help="Write an HTML report when the run ends: settings, summary, throughput and "
+            "latency over time, the latency histogram, in-flight frames and shared memory, "
+            "labels, and stream 0's frames with their inferences drawn; one file that opens "
+            "offline.",
+        ),
+    ] = None,
     # -- capacity search (lvatool.commands.simulate_capacity) --
     find_capacity: Annotated[
         bool,
@@ -302,7 +313,7 @@ def simulate(
     the protocol; 130 interrupted.
     """
     with _interrupt_exits():  # Ctrl-C while probing a video or starting up: 130 too
-        for option, path in (("--json", json_path), ("--output", output)):
+        for option, path in (("--json", json_path), ("--output", output), ("--report", report)):
             reason = unwritable_reason(path) if path is not None else None
             if reason:
                 raise _fail(f"{option} {path}: {reason}")
@@ -431,6 +442,8 @@ def simulate(
 
             if results_options.given:
                 raise _fail(f"{results_options.given[0]} does not apply to --find-capacity")
+            if report is not None:
+                raise _fail("--report does not apply to --find-capacity (each step is a run)")
 
             problem = capacity.usage_problem(
                 options, find=find_capacity, slo_p99_ms=slo_p99_ms, min_fps=min_fps,
@@ -447,7 +460,7 @@ def simulate(
             results_plan = plan_results(results_options, options)
         except ResultsUsageError as error:
             raise _fail(str(error)) from None
-        options = replace(options, observers=_observers(results_plan))
+        options = replace(options, observers=_observers(results_plan, report, options.video))
         try:
             result = _run_with_progress(options, show=err.is_terminal and not quiet)
         except Exception as error:  # the last guard: one sentence, never a traceback
@@ -485,9 +498,16 @@ def simulate(
         raise typer.Exit(code)
 
 
-def _observers(results_plan: ResultsPlan) -> tuple[RunObserver, ...]:
-    """Every observer of the run, built in one place: --results and --baseline so far."""
-    return results_plan.observers
+def _observers(
+    results_plan: ResultsPlan, report: Path | None, video: str
+) -> tuple[RunObserver, ...]:
+    """Every observer of the run, built in one place: --results, --baseline, --report."""
+    observers = list(results_plan.observers)
+    if report is not None:  # imported only when asked for: plotly is not needed otherwise
+        from lvatool.html_report.simulate_report import SimulateReport
+
+        observers.append(SimulateReport(report, settings={"video": video}))
+    return tuple(observers)
 
 
 def _write_summary(summary: RunSummary, path: Path, extra: dict[str, Any]) -> None:
