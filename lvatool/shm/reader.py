@@ -26,12 +26,15 @@ the file against shrinking, which only ``memfd`` files allow and LVA does not cr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import faulthandler
 import fcntl
+import io
 import mmap
 import os
 import stat
+import sys
 from pathlib import Path
 
 from lvatool.protocol.errors import RemoteProtocolError, Status
@@ -69,10 +72,18 @@ def enable_fault_reports() -> None:
 
     A mapping of a peer's file is the one place lvatool can take such a signal (see the
     module docstring); without :mod:`faulthandler` the process would die without a word.
-    Idempotent, and leaves an already enabled handler (pytest's, say) alone.
+    Idempotent, and leaves an already enabled handler (pytest's, say) alone. Where
+    ``sys.stderr`` is not a file (a notebook, a captured test run), the report goes to the
+    process's original stderr, or nowhere: a shared-memory session must not fail for want
+    of somewhere to print a crash that has not happened.
     """
-    if not faulthandler.is_enabled():
+    if faulthandler.is_enabled():
+        return
+    try:
         faulthandler.enable()
+    except (AttributeError, ValueError, io.UnsupportedOperation):
+        with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+            faulthandler.enable(file=sys.__stderr__)
 
 
 class SharedMemoryReader:

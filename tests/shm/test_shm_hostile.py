@@ -193,3 +193,24 @@ def test_the_residual_race_is_logged_with_a_traceback(tmp_path: Path) -> None:
 def test_enable_fault_reports_is_idempotent() -> None:
     enable_fault_reports()
     enable_fault_reports()
+
+
+def test_fault_reports_go_to_the_real_stderr_where_sys_stderr_is_not_a_file() -> None:
+    """A notebook or a captured run replaces sys.stderr with an object without a file
+    descriptor; faulthandler.enable() then raised, and every shared-memory session ended
+    INTERNAL. Now the reports go to the process's own stderr."""
+    script = textwrap.dedent(
+        """
+        import faulthandler, io, sys
+        from lvatool.shm.reader import enable_fault_reports
+        sys.stderr = io.StringIO()
+        enable_fault_reports()
+        print(faulthandler.is_enabled())
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONFAULTHANDLER"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=DEADLINE_S, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
