@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from lvatool.server import ExtensionServer, ServerOptions, SessionPolicy
+from lvatool.server import ExtensionServer, ServerOptions
 from tests.rawcall import RawCall
 
 
@@ -55,12 +55,3 @@ def call(channel: grpc.Channel) -> Iterator[RawCall]:
     raw = RawCall(channel)
     yield raw
     raw.cancel()
-
-
-def start_server(**policy: object) -> ExtensionServer:
-    """A server with a custom session policy, started on a free loopback port."""
-    server = ExtensionServer(
-        ServerOptions(host="127.0.0.1", port=0, policy=SessionPolicy(**policy))
-    )  # type: ignore[arg-type]
-    server.start()
-    return server

@@ -36,6 +36,11 @@ PUBLIC = {
         "ServerSuiteOptions", "SuiteReport",
         "checks_of", "run_client_suite", "run_server_suite", "self_test",
     ],
+    "lvatool.testing": [
+        "FrameResult", "ImageLike", "ProcessorLike", "ProcessorMistake", "ProcessorSession",
+        "ServeProcess", "ServeProcessError", "assert_conformant", "resolve_processor",
+        "run_processor", "run_processor_on_video", "serve",
+    ],
 }  # fmt: skip
 
 
