@@ -459,6 +459,15 @@ def server(
     sessions: Annotated[
         int, typer.Option(min=2, max=256, help="Sessions S12 opens at once (H1).")
     ] = 16,
+    stateful: Annotated[
+        bool,
+        typer.Option(
+            "--stateful",
+            help="The processor's results may depend on earlier frames of the same session, "
+            "e.g. motion detection or tracking: S05 is skipped, S06 and S12 compare with the "
+            "same sequence of frames in a fresh session.",
+        ),
+    ] = False,
     probe_format: Annotated[
         list[str] | None,
         typer.Option(
@@ -515,6 +524,7 @@ def server(
         profile=profile,
         extension_configuration=_text_or_file(extension_config or "", "--extension-config"),
         sessions=sessions,
+        stateful=stateful,
         probe_formats=tuple(_probe_format(f) for f in probe_format or ()),
         probe_sizes=tuple(_probe_size(s) for s in probe_size or ()),
         timeout_s=timeout,

@@ -262,7 +262,11 @@ _RULES: tuple[Rule, ...] = (
         "reused between calls.",
         "Carry `(sequence_number, timestamp)` with the frame through your whole pipeline and "
         "build the response from that same record. In a batch, keep the order and map "
-        "results to frames index by index. Never answer from a cache of the last inference.",
+        "results to frames index by index. Never answer from a cache of the last inference. "
+        "A processor that keeps state across the frames of a session by design (motion "
+        "detection, tracking) gives a frame other results after other frames: check it with "
+        "`lvatool conformance server --stateful`, which compares each session with the same "
+        "sequence of frames sent alone and skips S05.",
         (SPEC,),
     ),
     Rule(

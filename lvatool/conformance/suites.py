@@ -101,6 +101,9 @@ class ServerSuiteOptions:
     profile: str | None = None  # "darklight": also expect the labels of R4
     extension_configuration: str = ""  # sent in every descriptor (H3)
     sessions: int = 16  # opened at once by S12 (H1)
+    # The processor's results may depend on earlier frames of the same session (motion
+    # detection, tracking): S05 is skipped, S06 and S12 compare with the same sequence.
+    stateful: bool = False
     probe_formats: tuple[FrameFormat, ...] = ()  # tried after the defaults
     probe_sizes: tuple[tuple[int, int], ...] = ()
     timeout_s: float = 60.0  # the whole suite, whatever the peer does
@@ -137,6 +140,7 @@ def run_server_suite(
         profile=options.profile,
         extension_configuration=options.extension_configuration,
         sessions=options.sessions,
+        stateful=options.stateful,
         candidates=probe_candidates(options.probe_formats, options.probe_sizes),
         silence_s=options.silence_s,
         warmup_s=max(options.silence_s, 15.0),
@@ -157,6 +161,7 @@ def run_server_suite(
             "probe_trials": "; ".join(env.probe_trials),
             "extension_configuration": options.extension_configuration,
             "sessions": str(options.sessions),
+            "stateful": "true" if options.stateful else "false",
             "timeout_s": f"{options.timeout_s:g}",
         }
     )

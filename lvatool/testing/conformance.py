@@ -47,6 +47,7 @@ def assert_conformant(
     username: str | None = None,
     password: str | None = None,
     sessions: int = 16,
+    stateful: bool = False,
     timeout_s: float = 60.0,
     connect_timeout_s: float = 10.0,
 ) -> SuiteReport:
@@ -58,7 +59,10 @@ def assert_conformant(
     ``checks`` selects check IDs (``["S01", "S05"]``; all by default), ``skip`` leaves
     some out; ``strict`` fails SHOULD checks too. The other keywords are those of
     ``lvatool conformance server`` (``--profile``, ``--extension-config``,
-    ``--username``/``--password``, ``--sessions``, ``--timeout``); a server that does not
+    ``--username``/``--password``, ``--sessions``, ``--timeout``); ``stateful`` is
+    ``--stateful``, for a processor whose results depend on the session's earlier frames
+    (motion detection, tracking): S05 is skipped, S06 and S12 compare each session with
+    the same sequence of frames sent alone. A server that does not
     answer within ``connect_timeout_s`` is an AssertionError saying so. Unknown check IDs
     raise ValueError. Returns the :class:`~lvatool.conformance.SuiteReport`.
     """
@@ -69,6 +73,7 @@ def assert_conformant(
         profile=profile,
         extension_configuration=extension_configuration,
         sessions=sessions,
+        stateful=stateful,
         timeout_s=timeout_s,
     )
     if isinstance(target, str) and is_address(target):

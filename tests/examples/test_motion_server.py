@@ -19,10 +19,6 @@ from tests.rawcall import RawCall
 REPO = Path(__file__).resolve().parents[2]
 StartServer = Callable[..., str]
 
-#: The conformance checks that assume a stateless model: a probe frame must get the same
-#: results alone as after other frames, which a detector of change cannot do by design.
-STATELESS_CHECKS = ["S05", "S06", "S12"]
-
 
 def test_simulate_against_lvatool_serve_with_the_motion_processor(
     lvatool_server: StartServer, tmp_path: Path
@@ -50,12 +46,18 @@ def test_simulate_against_lvatool_serve_with_the_motion_processor(
             assert top >= 0 and top + box["h"] <= 1.0001
 
 
-def test_the_example_file_loads_and_is_conformant_where_a_stateful_model_can_be(
+def test_the_example_file_loads_and_is_conformant_as_a_stateful_processor(
     lvatool_server: StartServer,
 ) -> None:
+    """A detector of change gives a frame other results after other frames by design:
+    ``stateful=True`` (``--stateful``) compares S06 and S12 with the same sequence of
+    frames sent alone, and skips S05, which has nothing left to judge."""
     address = lvatool_server("examples/processors/motion.py:process", cwd=REPO)
-    report = assert_conformant(address, skip=STATELESS_CHECKS)
+    report = assert_conformant(address, stateful=True)
     assert not report.failed
+    outcomes = {result.id: result.outcome.value for result in report.results}
+    assert outcomes["S05"] == "skip"
+    assert outcomes["S06"] == "pass" and outcomes["S12"] == "pass"
 
 
 def test_a_bad_sensitivity_refuses_the_session_through_the_server() -> None:

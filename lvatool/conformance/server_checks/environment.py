@@ -74,6 +74,8 @@ class ServerEnv:
     profile: str | None = None
     extension_configuration: str = ""
     sessions: int = 16
+    # --stateful: results may depend on the session's earlier frames (motion, tracking)
+    stateful: bool = False
     candidates: Sequence[FrameFormat] = field(default_factory=probe_candidates)
     silence_s: float = 5.0  # the longest a server may stay quiet where an answer is due
     warmup_s: float = 15.0  # the same for the very first frame: models load lazily
@@ -88,6 +90,7 @@ class ServerEnv:
     crash: Exception | None = None  # the checker itself failed while choosing the probe
     _shared_memory: str | None = None  # "" served; otherwise why it is not
     _baselines: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    _sequences: dict[tuple[int, ...], tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -181,6 +184,36 @@ class ServerEnv:
         result = canonical(record.acks[0].inferences)
         with self._lock:
             self._baselines[index] = result
+        return result
+
+    def sequence_results(
+        self, context: Deadline, order: Sequence[int]
+    ) -> tuple[tuple[str, ...], ...]:
+        """The results of each sample when the probes ``order`` names are sent, in that
+        order, embedded, in a fresh session of their own.
+
+        This is the reference for a stateful processor (``--stateful``): its results are
+        a function of the session's frames so far, so the same sequence in a fresh session
+        must give the same results, whatever the transfer and whatever other sessions do.
+        """
+        key = tuple(order)
+        with self._lock:
+            known = self._sequences.get(key)
+        if known is not None:
+            return known
+        probe = self.require_probe()
+        record = exchange(context, self.spec(probe), [encode_probe(i, probe) for i in key])
+        require_served(record, f"probes {', '.join(map(str, key))} sent alone in one session")
+        by_tag = record.by_tag()
+        unanswered = [position for position in range(len(key)) if position not in by_tag]
+        if unanswered:
+            raise CheckFailed(
+                f"probes {', '.join(map(str, key))} sent alone in one session: sample "
+                f"{unanswered[0] + 2} was never acknowledged (Q2)"
+            )
+        result = tuple(canonical(by_tag[position].inferences) for position in range(len(key)))
+        with self._lock:
+            self._sequences[key] = result
         return result
 
     def shared_memory_refusal(self, context: Deadline) -> str:

@@ -12,6 +12,7 @@ from lvatool.conformance.server_checks.probe_frames import (
     describe_results,
     encode_probe,
 )
+from lvatool.conformance.server_checks.stateful import state_hint
 from lvatool.contract import inferencing_pb2
 from lvatool.sim.publish import inference_json
 
@@ -24,8 +25,18 @@ def results_tied_to_frame(context: CheckContext) -> str:
     """Sends each probe alone, then a mix of them in one session; each probe must get the
     results it got alone. A difference is a failure even when every probe alone gets the
     same answer: a server that answers each frame with the previous frame's results, and
-    a frame alone with nothing, is caught here."""
+    a frame alone with nothing, is caught here.
+
+    With --stateful (results may depend on the session's earlier frames, e.g. motion
+    detection or tracking) the check is skipped: a frame's results depending on the frames
+    before it is what such a processor does by design, and a server answering with the
+    previous frame's results looks the same, so nothing is left to judge."""
     env: ServerEnv = context.env
+    if env.stateful:
+        raise CheckSkipped(
+            "--stateful: a stateful processor's results depend on the frames before them by "
+            "design, so whether they belong to their own frame cannot be judged (Q3)"
+        )
     probe = env.require_probe()
     alone = [env.baseline(context, i) for i in range(PROBE_COUNT)]
     order = [0, 1, 2, 3, 3, 2, 1, 0, 1, 3, 0, 2]
@@ -36,10 +47,11 @@ def results_tied_to_frame(context: CheckContext) -> str:
         if got[position] != alone[index]:
             lagging = position > 0 and got[position] == alone[order[position - 1]]
             hint = "; they are the previous frame's" if lagging else ""
+            maybe_state = state_hint(env, position, got[0] == alone[order[0]])
             raise CheckFailed(
                 f"sample {position + 2} (probe {index}) got {describe_results(got[position])} "
                 f"among other frames but {describe_results(alone[index])} alone{hint}: "
-                "results must be computed from the frame they acknowledge (Q3)"
+                f"results must be computed from the frame they acknowledge (Q3){maybe_state}"
             )
     return f"{len(order)} samples in one session, each with its own frame's results"
 

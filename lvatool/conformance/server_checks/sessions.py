@@ -16,6 +16,11 @@ from lvatool.conformance.server_checks.probe_frames import (
     encode_probe,
 )
 from lvatool.conformance.server_checks.shared_buffer import still_serving
+from lvatool.conformance.server_checks.stateful import (
+    STATEFUL_REFERENCE,
+    expected_results,
+    state_hint,
+)
 from lvatool.sim.call import ConnectOptions
 
 SUITE = "server"
@@ -27,10 +32,16 @@ def concurrent_sessions(context: CheckContext) -> str:
     """Opens --sessions sessions (16 by default) at once and keeps them open; each must get
     its reply descriptor, or be refused with RESOURCE_EXHAUSTED when the server is at its
     limit, never left waiting (H1). The served sessions then each send the probes in a
-    different order, and each probe must get the results it gets alone."""
+    different order, and each probe must get the results it gets alone.
+
+    With --stateful (results may depend on the session's earlier frames) each session
+    must instead get the results of the same sequence of probes sent alone, embedded, in
+    a session of its own: a processor that lets sessions share state (one previous frame
+    for all) still fails (H1)."""
     env: ServerEnv = context.env
     probe = env.require_probe()
-    alone = [env.baseline(context, i) for i in range(PROBE_COUNT)]
+    orders = _session_orders(env)
+    expected = {order: expected_results(context, env, order) for order in dict.fromkeys(orders)}
     calls = []
     try:
         for _ in range(env.sessions):
@@ -56,32 +67,51 @@ def concurrent_sessions(context: CheckContext) -> str:
                 f"{status_of(other[0].ended)}; at its limit a server refuses with "
                 "RESOURCE_EXHAUSTED (H1)"
             )
-        orders = itertools.cycle(itertools.permutations(range(PROBE_COUNT)))
-        sent = {id(call): next(orders) for call in served}
-        for call in served:
-            for position, index in enumerate(sent[id(call)]):
-                call.send(encode_probe(index, probe), tag=position)
+        sent = {id(call): order for call, order in zip(served, orders, strict=False)}
+        # Round robin: each session's next frame goes out after every other session's, so
+        # a processor that keeps one state for all sessions mixes them up (H1).
+        for position in range(PROBE_COUNT):
+            for call in served:
+                call.send(encode_probe(sent[id(call)][position], probe), tag=position)
+        reference = "the same sequence alone" if env.stateful else "alone"
         for number, call in enumerate(served, 1):
             record = call.collect()
             require_served(record, f"concurrent session {number}")
-            for ack in record.acks:
-                index = sent[id(call)][ack.tag]
-                result = canonical(ack.inferences)
-                if result != alone[index]:
+            order = sent[id(call)]
+            got = {ack.tag: canonical(ack.inferences) for ack in record.acks}
+            for position in sorted(got):
+                index, want = order[position], expected[order][position]
+                if got[position] != want:
+                    maybe_state = state_hint(env, position, got.get(0) == expected[order][0])
                     raise CheckFailed(
-                        f"in concurrent session {number}, probe {index} got "
-                        f"{describe_results(result)}, alone {describe_results(alone[index])}: "
-                        "sessions share state (H1)"
+                        f"in concurrent session {number}, probe {index} (sample "
+                        f"{position + 2}) got {describe_results(got[position])}, {reference} "
+                        f"{describe_results(want)}: sessions share state (H1){maybe_state}"
                     )
     finally:
         for call in calls:
             call.close()
+    done = f"{len(served)} concurrent sessions, all independent"
     if refused:
-        return (
+        done = (
             f"served {len(served)} concurrent sessions independently and refused "
             f"{len(refused)} more with RESOURCE_EXHAUSTED: its limit is {len(served)}"
         )
-    return f"{len(served)} concurrent sessions, all independent"
+    return f"{done}; {STATEFUL_REFERENCE}" if env.stateful else done
+
+
+def _session_orders(env: ServerEnv) -> list[tuple[int, ...]]:
+    """The order in which each of S12's sessions sends the probes: distinct permutations
+    while they last, each differing from the one before at every position where one
+    still can, so that neighbouring sessions, sent round robin, send different frames."""
+    unused = list(itertools.permutations(range(PROBE_COUNT)))
+    chosen = [unused.pop(0)]
+    while unused:
+        last = chosen[-1]
+        apart = [p for p in unused if all(a != b for a, b in zip(p, last, strict=True))]
+        chosen.append(apart[0] if apart else unused[0])
+        unused.remove(chosen[-1])
+    return list(itertools.islice(itertools.cycle(chosen), env.sessions))
 
 
 @check("S14", "A cancelled call leaves the server serving", "A3, H4", suite=SUITE)

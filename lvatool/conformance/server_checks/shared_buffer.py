@@ -29,6 +29,11 @@ from lvatool.conformance.server_checks.probe_frames import (
     describe_results,
     encode_probe,
 )
+from lvatool.conformance.server_checks.stateful import (
+    STATEFUL_REFERENCE,
+    expected_results,
+    state_hint,
+)
 from lvatool.protocol import AckReceived, ContentReference, SharedMemoryTransfer
 from lvatool.shm import SHM_ROOT, SharedMemoryWriter
 from lvatool.shm.writer import SharedMemoryCreateError
@@ -88,15 +93,23 @@ def _require_shared_memory(context: CheckContext) -> ServerEnv:
 def shared_memory_hold_until_ack(context: CheckContext) -> str:
     """Sends the probes by reference through 4 regions, overwrites each region with a
     different picture the moment its sample is acknowledged and reuses it, and expects
-    every sample to get the results its probe gets alone, embedded (M3)."""
+    every sample to get the results its probe gets alone, embedded (M3).
+
+    With --stateful (results may depend on the session's earlier frames) every sample
+    must instead get the results of the same sequence of probes sent embedded in a fresh
+    session: a region read after its acknowledgement still shows as a difference."""
     env = _require_shared_memory(context)
     contents = _probe_bytes(env)
-    alone = [env.baseline(context, i) for i in range(PROBE_COUNT)]
     slot_size = max(len(c) for c in contents)
     slots = 4
     order = [0, 1, 2, 3, 1, 0, 3, 2, 2, 3, 0, 1]
+    expected = expected_results(context, env, order)
+    alone = None if env.stateful else [env.baseline(context, i) for i in range(PROBE_COUNT)]
 
     def filler(index: int) -> bytes:
+        """A picture that gives other results than probe ``index``, to catch a late read."""
+        if alone is None:  # stateful: its results alone say nothing; a very different probe
+            return contents[index ^ 1]  # dark <-> light, gradient <-> blocks
         other = next((j for j, r in enumerate(alone) if r != alone[index]), None)
         return contents[other] if other is not None else bytes(slot_size)
 
@@ -130,18 +143,26 @@ def shared_memory_hold_until_ack(context: CheckContext) -> str:
         finally:
             call.close()
     require_served(record, f"{record.sent} samples through shared memory")
-    for ack in record.acks:
-        position, _ = ack.tag
+    got = {ack.tag[0]: canonical(ack.inferences) for ack in record.acks}
+    reference = (
+        "the same sequence embedded in a fresh session" if env.stateful else "embedded alone"
+    )
+    # With --stateful the reference is another session: a state kept across sessions
+    # makes the two differ too.
+    leak = ", or the processor keeps state across sessions (H1)" if env.stateful else ""
+    for position in sorted(got):
         index = order[position]
-        result = canonical(ack.inferences)
-        if result != alone[index]:
+        result = got[position]
+        if result != expected[position]:
+            maybe_state = state_hint(env, position, got.get(0) == expected[0])
             raise CheckFailed(
                 f"sample {position + 2} (probe {index}) through shared memory got "
-                f"{describe_results(result)}, embedded alone {describe_results(alone[index])}: "
-                "the region was read after its acknowledgement, or results went to another "
-                "frame (M3)"
+                f"{describe_results(result)}, {reference} {describe_results(expected[position])}"
+                ": the region was read after its acknowledgement, or results went to another "
+                f"frame (M3){leak}{maybe_state}"
             )
-    return f"{record.sent} samples through shared memory, each region reused on its ack"
+    done = f"{record.sent} samples through shared memory, each region reused on its ack"
+    return f"{done}; {STATEFUL_REFERENCE}" if env.stateful else done
 
 
 def still_serving(context: CheckContext, after: str) -> None:
