@@ -137,6 +137,16 @@ def test_reading_after_the_acknowledgement_gets_no_state_hint_without_stateful()
     assert HINT not in message_of(report, "S06")
 
 
+def test_the_previous_frames_results_get_no_state_hint() -> None:
+    """Exactly the previous frame's results is a bug (Q3), not what a processor's state
+    gives: the hint would lead to --stateful, under which S06 and S12 cannot see it."""
+    with MutantServer(Fault.RESULTS_OF_PREVIOUS_FRAME) as server:
+        report = run(server.address, ["S05"], stateful=False)
+    assert by_id(report) == {"S05": Outcome.FAIL}
+    assert "they are the previous frame's" in message_of(report, "S05")
+    assert HINT not in message_of(report, "S05")
+
+
 # -- the reference server passes either way -----------------------------------------------
 @pytest.mark.parametrize("stateful", [False, True], ids=["plain", "stateful"])
 def test_the_reference_server_passes_with_and_without_stateful(stateful: bool) -> None:

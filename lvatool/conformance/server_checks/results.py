@@ -47,7 +47,8 @@ def results_tied_to_frame(context: CheckContext) -> str:
         if got[position] != alone[index]:
             lagging = position > 0 and got[position] == alone[order[position - 1]]
             hint = "; they are the previous frame's" if lagging else ""
-            maybe_state = state_hint(env, position, got[0] == alone[order[0]])
+            # Exactly the previous frame's results is a bug, not a processor's state.
+            maybe_state = "" if lagging else state_hint(env, position, got[0] == alone[order[0]])
             raise CheckFailed(
                 f"sample {position + 2} (probe {index}) got {describe_results(got[position])} "
                 f"among other frames but {describe_results(alone[index])} alone{hint}: "
