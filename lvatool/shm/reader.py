@@ -82,8 +82,10 @@ def enable_fault_reports() -> None:
     try:
         faulthandler.enable()
     except (AttributeError, ValueError, io.UnsupportedOperation):
-        with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
-            faulthandler.enable(file=sys.__stderr__)
+        original = sys.__stderr__
+        if original is not None:
+            with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+                faulthandler.enable(file=original)
 
 
 class SharedMemoryReader:
