@@ -163,6 +163,26 @@ def shows_box(picture: np.ndarray, box: tuple[float, float, float, float]) -> bo
     )
 
 
+def clip_region(count: int) -> list[np.ndarray]:
+    """The bundled clip's first ``count`` frames, cut to a region no annotation covers."""
+    with av.open(str(sample_path())) as container:
+        frames = itertools.islice(container.decode(video=0), count)
+        return [frame.to_ndarray(format="rgb24")[CLEAR].astype(np.int16) for frame in frames]
+
+
+CLEAR = np.s_[100:250, 500:630]  # right of both test boxes, clear of labels and captions
+
+
+def assert_each_is_its_own_frame(pictures: list[np.ndarray], clip: list[np.ndarray]) -> None:
+    """Picture i is the clip's frame i as sent (close to it, closer than its neighbours)."""
+    for index, picture in enumerate(pictures):
+        region = picture[CLEAR].astype(np.int16)
+        errors = {j: np.abs(region - clip[j]).mean() for j in range(index - 2, index + 3)
+                  if 0 <= j < len(clip)}  # fmt: skip
+        assert errors[index] < 3, (index, errors)
+        assert min(errors, key=errors.__getitem__) == index, (index, errors)
+
+
 def alert_caption(picture: np.ndarray) -> bool:
     """The bottom-left caption is drawn in red: the frame got no answer."""
     corner = picture[-24:, :160].astype(np.int32)
@@ -189,6 +209,7 @@ def test_the_video_has_every_frame_sent_with_its_own_boxes(tmp_path: Path) -> No
     for record, picture in zip(sent, pictures, strict=True):
         assert shows_box(picture, box) == bool(record.inferences), record.index
         assert not alert_caption(picture)
+    assert_each_is_its_own_frame(pictures, clip_region(45))
 
 
 def test_annotate_stream_1_takes_stream_1s_frames(tmp_path: Path) -> None:
@@ -218,6 +239,8 @@ def test_annotate_stream_1_takes_stream_1s_frames(tmp_path: Path) -> None:
     for record, picture in zip(mine, pictures, strict=True):
         assert shows_box(picture, ours) == bool(record.inferences), record.index
         assert not shows_box(picture, theirs)
+    # The shared RAW frames were held, not reused, until drawn.
+    assert_each_is_its_own_frame(pictures, clip_region(24))
 
 
 def test_frames_that_timed_out_are_drawn_with_their_status(tmp_path: Path) -> None:
