@@ -255,7 +255,28 @@ def simulate(
             help="Exit 1 if fewer than this percent of results match the ground truth.",
         ),
     ] = None,
-    # -- seeing the results (lvatool.html_report) --
+    # -- seeing the results (lvatool.render, lvatool.html_report) --
+    annotate: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="OUT.mp4",
+            help="Write the frames as sent, each with its own inferences drawn (boxes, tags, "
+            "labels, frame index, latency, status), as an H.264 video at the video's frame "
+            "rate. Drawn on a thread of its own, at most 5 % of a core while the run goes and "
+            "finished after it: frames wait for it (up to 256 MiB) and beyond that are left "
+            "out, with a warning.",
+        ),
+    ] = None,
+    annotate_stream: Annotated[
+        int,
+        typer.Option(min=0, help="With --annotate and --streams N: the stream drawn (0 to N-1)."),
+    ] = 0,
+    annotate_width: Annotated[
+        int | None,
+        typer.Option(
+            min=2, max=16384, help="With --annotate: the video's width [the frames', at most 1280]."
+        ),
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -313,10 +334,23 @@ def simulate(
     the protocol; 130 interrupted.
     """
     with _interrupt_exits():  # Ctrl-C while probing a video or starting up: 130 too
-        for option, path in (("--json", json_path), ("--output", output), ("--report", report)):
+        outputs = (
+            ("--json", json_path),
+            ("--output", output),
+            ("--report", report),
+            ("--annotate", annotate),
+        )
+        for option, path in outputs:
             reason = unwritable_reason(path) if path is not None else None
             if reason:
                 raise _fail(f"{option} {path}: {reason}")
+        if annotate is None and (annotate_stream or annotate_width is not None):
+            raise _fail("--annotate-stream and --annotate-width need --annotate")
+        if annotate_stream >= streams:
+            raise _fail(
+                f"--annotate-stream {annotate_stream}: the run has {streams} "
+                f"stream{'s' if streams > 1 else ''} (0-{streams - 1})"
+            )
         settings: ExtensionSettings | None = None
         if topology is not None:
             try:
@@ -444,6 +478,8 @@ def simulate(
                 raise _fail(f"{results_options.given[0]} does not apply to --find-capacity")
             if report is not None:
                 raise _fail("--report does not apply to --find-capacity (each step is a run)")
+            if annotate is not None:
+                raise _fail("--annotate does not apply to --find-capacity")
 
             problem = capacity.usage_problem(
                 options, find=find_capacity, slo_p99_ms=slo_p99_ms, min_fps=min_fps,
@@ -460,7 +496,10 @@ def simulate(
             results_plan = plan_results(results_options, options)
         except ResultsUsageError as error:
             raise _fail(str(error)) from None
-        options = replace(options, observers=_observers(results_plan, report, options.video))
+        annotated = (annotate, annotate_stream, annotate_width) if annotate is not None else None
+        options = replace(
+            options, observers=_observers(results_plan, report, options.video, annotated)
+        )
         try:
             result = _run_with_progress(options, show=err.is_terminal and not quiet)
         except Exception as error:  # the last guard: one sentence, never a traceback
@@ -499,11 +538,20 @@ def simulate(
 
 
 def _observers(
-    results_plan: ResultsPlan, report: Path | None, video: str
+    results_plan: ResultsPlan,
+    report: Path | None,
+    video: str,
+    annotated: tuple[Path, int, int | None] | None,
 ) -> tuple[RunObserver, ...]:
-    """Every observer of the run, built in one place: --results, --baseline, --report."""
+    """Every observer of the run, built in one place: --results, --baseline, --report and
+    --annotate (each imported only when asked for: plotly, PyAV's encoder)."""
     observers = list(results_plan.observers)
-    if report is not None:  # imported only when asked for: plotly is not needed otherwise
+    if annotated is not None:
+        from lvatool.render.video import AnnotatedVideo
+
+        path, stream, width = annotated
+        observers.append(AnnotatedVideo(path, stream, width=width))
+    if report is not None:
         from lvatool.html_report.simulate_report import SimulateReport
 
         observers.append(SimulateReport(report, settings={"video": video}))
