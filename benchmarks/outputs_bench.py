@@ -38,6 +38,8 @@ CASE = ["--format", "raw", "--pixel-format", "bgr24", "--shm", "32"]
 OUTPUTS: dict[str, list[str]] = {
     "none": [],
     "annotate": ["--annotate", "{dir}/annotated.mp4"],
+    "report": ["--report", "{dir}/report.html"],
+    "results": ["--results", "{dir}/results.jsonl"],
 }
 
 
