@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from lvatool.addresses import AddressError, parse_listen, parse_target
+from lvatool.commands.credential_options import Password, PasswordFile
 from lvatool.conformance import (
     CATALOGUE,
     ConnectError,
@@ -435,17 +436,8 @@ def server(
     username: Annotated[
         str | None, typer.Option(help="Credentials the server requires (A1).")
     ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
-    ] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Read the password from this file's first line (not visible in ps). "
-            "Without either option, LVATOOL_PASSWORD is the password of --username."
-        ),
-    ] = None,
+    password: Password = None,
+    password_file: PasswordFile = None,
     profile: Annotated[
         str | None, typer.Option(help="darklight: also expect the reference labels of R4.")
     ] = None,
@@ -567,17 +559,8 @@ def client(
     username: Annotated[
         str | None, typer.Option(help="Credentials the client should send (A1).")
     ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
-    ] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Read the password from this file's first line (not visible in ps). "
-            "Without either option, LVATOOL_PASSWORD is the password of --username."
-        ),
-    ] = None,
+    password: Password = None,
+    password_file: PasswordFile = None,
     list_: ListOpt = False,
     select: SelectOpt = None,
     skip: SkipOpt = None,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from lvatool.addresses import Address, AddressError, parse_listen
+from lvatool.commands.credential_options import Password, PasswordFile
 from lvatool.credentials import (
     TLS_CERT_ENV,
     TLS_KEY_ENV,
@@ -115,17 +116,8 @@ def serve(
     username: Annotated[
         str | None, typer.Option(help="Require these Basic credentials (A1).")
     ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
-    ] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Read the password from this file's first line (not visible in ps). "
-            "Without either option, LVATOOL_PASSWORD is the password of --username."
-        ),
-    ] = None,
+    password: Password = None,
+    password_file: PasswordFile = None,
     tls_cert: Annotated[
         Path | None,
         typer.Option(envvar=TLS_CERT_ENV, help="PEM certificate chain: serve TLS (A2)."),

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lvatool.addresses import AddressError, parse_target
+from lvatool.commands.credential_options import Password, PasswordFile
 from lvatool.credentials import CredentialsError, check_pair, resolve_password
 from lvatool.media import Encoding, PixelFormat, ScaleMode
 from lvatool.results.judge import diff_lines
@@ -174,17 +175,8 @@ def simulate(
     username: Annotated[
         str | None, typer.Option(help="Send x-ms-authentication Basic credentials.")
     ] = None,
-    password: Annotated[
-        str | None,
-        typer.Option(help="Password for --username (visible in ps: prefer --password-file)."),
-    ] = None,
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            help="Read the password from this file's first line (not visible in ps). "
-            "Without either option, LVATOOL_PASSWORD is the password of --username."
-        ),
-    ] = None,
+    password: Password = None,
+    password_file: PasswordFile = None,
     tls_ca: Annotated[Path | None, typer.Option(help="PEM CA bundle: connect with TLS.")] = None,
     tls_server_name: Annotated[
         str | None, typer.Option(help="Expected host name in the server certificate.")
