@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 from collections.abc import Iterator
 
 import grpc
@@ -55,3 +57,13 @@ def call(channel: grpc.Channel) -> Iterator[RawCall]:
     raw = RawCall(channel)
     yield raw
     raw.cancel()
+
+
+@pytest.fixture
+def private_dev_shm() -> None:
+    """Skip unless this process may make a private mount namespace (``unshare -m``)."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    tried = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True, timeout=30)
+    if tried.returncode != 0:
+        pytest.skip(f"cannot make a private mount namespace: {tried.stderr.strip()}")

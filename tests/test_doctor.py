@@ -348,16 +348,6 @@ def test_doctor_falls_back_to_words_where_the_output_is_ascii() -> None:
     assert first == "OK   /dev/shm is a tmpfs (in memory, mounted at /dev/shm)"
 
 
-@pytest.fixture
-def private_dev_shm() -> None:
-    """Skip unless this process may make a private mount namespace (``unshare -m``)."""
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare is not installed")
-    tried = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True, timeout=30)
-    if tried.returncode != 0:
-        pytest.skip(f"cannot make a private mount namespace: {tried.stderr.strip()}")
-
-
 def doctor_on_private_dev_shm(
     mount_options: str, setup: str = "", *args: str
 ) -> tuple[subprocess.CompletedProcess[str], list[str]]:

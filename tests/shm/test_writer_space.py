@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -88,16 +87,6 @@ def test_a_killed_runs_file_does_not_take_the_space_of_the_next(small_tmpfs: Pat
     assert made.returncode == 0, made.stderr
     assert "removed 1 shared-memory file" in made.stderr
     assert not list(small_tmpfs.iterdir())
-
-
-@pytest.fixture
-def private_dev_shm() -> None:
-    """Skip unless this process may make a private mount namespace (``unshare -m``)."""
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare is not installed")
-    tried = subprocess.run(["unshare", "-m", "true"], capture_output=True, text=True, timeout=30)
-    if tried.returncode != 0:
-        pytest.skip(f"cannot make a private mount namespace: {tried.stderr.strip()}")
 
 
 def test_a_directory_where_no_file_can_be_made_is_named(tmp_path: Path) -> None:
