@@ -26,7 +26,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from lvatool.shm.leftovers import Leftover, buffer_name, find_leftovers, identity_in_name
+from lvatool.shm.leftovers import (
+    Leftover,
+    buffer_name,
+    find_leftovers,
+    identity_in_name,
+    remove_leftovers,
+)
 from lvatool.shm.owner import current_identity
 from lvatool.shm.reader import SHM_ROOT
 
@@ -122,7 +128,7 @@ def examine(root: Path = SHM_ROOT, *, clean: bool = False, mountinfo: Path = MOU
     leftovers = find_leftovers(root)
     sizes = {leftover.path: _allocated(leftover.path) for leftover in leftovers}
     if clean:
-        checkup.removed = _remove_stale(leftovers)
+        checkup.removed = remove_leftovers(root)
     checkup.findings.append(_check_filesystem(root, mountinfo, checkup))
     space = _check_space(root, checkup)
     checkup.findings.append(space)
@@ -451,23 +457,6 @@ def _check_neighbours(root: Path, stale: set[Path]) -> Finding:
 
 
 # -- stale buffers ----------------------------------------------------------------------------
-
-
-def _remove_stale(leftovers: list[Leftover]) -> list[Path]:
-    """Remove the files of ended lvatool processes among ``leftovers``; those removed."""
-    removed = []
-    for leftover in leftovers:
-        if leftover.alive is False and _unlink_existing(leftover.path):
-            removed.append(leftover.path)
-    return removed
-
-
-def _unlink_existing(path: Path) -> bool:
-    try:
-        path.unlink()
-    except OSError:
-        return False  # another run removed it first, or the directory forbids it
-    return True
 
 
 def _check_stale(
