@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lvatool.results.header import describe_format
 from lvatool.results.records import FrameResult
 from lvatool.sim.stats import LatencyHistogram
 
@@ -234,13 +235,9 @@ def format_warning(baseline_format: dict[str, Any], run_format: dict[str, Any]) 
     keys = ("encoding", "pixel_format", "width", "height")
     if all(baseline_format.get(k) == run_format.get(k) for k in keys):
         return None
-
-    def text(f: dict[str, Any]) -> str:
-        layout = f" {f['pixel_format']}" if f.get("pixel_format") else ""
-        return f"{f.get('encoding')}{layout} {f.get('width')}x{f.get('height')}"
-
     return (
-        f"the baseline's frames were {text(baseline_format)}, this run's {text(run_format)}: "
+        f"the baseline's frames were {describe_format(baseline_format)}, "
+        f"this run's {describe_format(run_format)}: "
         "some changes may come from the format alone"
     )
 
