@@ -38,6 +38,7 @@ from lvatool.sim import (
 from lvatool.sim.observe import RunObserver
 from lvatool.sim.report import render_summary, unwritable_reason
 from lvatool.sim.samples import load_truth, sample_path, truth_path
+from lvatool.sim.stream import internal_failure
 from lvatool.sim.topology import ExtensionSettings, TopologyError, read_topology
 from lvatool.text import as_text
 
@@ -498,9 +499,7 @@ def simulate(
             if debug:
                 err.print_exception()
             raise _fail(
-                f"internal error in lvatool simulate, not the extension's fault: "
-                f"{type(error).__name__}: {error}" + ("" if debug else _DEBUG_HINT),
-                EXIT_THRESHOLD,
+                str(internal_failure(error)) + ("" if debug else _DEBUG_HINT), EXIT_THRESHOLD
             ) from None
         summary = result.summary
         diff = results_plan.baseline_diff()

@@ -23,6 +23,7 @@ from lvatool.sim import RunOptions, SourceError, VideoSource
 from lvatool.sim.capacity import Outcome, StepResult, camera_rate
 from lvatool.sim.capacity_report import exit_sentence, step_line, write_document
 from lvatool.sim.capacity_run import CapacityOptions, CapacityReport, find_capacity
+from lvatool.sim.stream import internal_failure
 from lvatool.text import as_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CONNECT, EXIT_VIOLATION = 0, 1, 2, 3, 4
@@ -138,11 +139,7 @@ def run_capacity_search(
     except Exception as error:  # the last guard: one sentence, never a traceback
         if debug:
             err.print_exception()
-        _say(
-            f"internal error in lvatool simulate, not the extension's fault: "
-            f"{type(error).__name__}: {error}" + ("" if debug else _DEBUG_HINT),
-            err,
-        )
+        _say(str(internal_failure(error)) + ("" if debug else _DEBUG_HINT), err)
         return EXIT_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -123,12 +123,3 @@ class RunObserver:
 
     def close(self) -> None:
         """Always last, however the run ended: release threads and files."""
-
-
-def first_label(inferences: tuple[inferencing_pb2.Inference, ...]) -> str | None:
-    """The first classification or entity tag: the frame's label for truth and summaries."""
-    for inference in inferences:
-        kind = inference.WhichOneof("value")
-        if kind in ("classification", "entity"):
-            return str(getattr(inference, kind).tag.value)
-    return None

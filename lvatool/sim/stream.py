@@ -51,7 +51,6 @@ from lvatool.sim.observe import (
     ObserverError,
     RunObserver,
     SentFrame,
-    first_label,
 )
 from lvatool.sim.prepare import FramePreparer, ImageOptions
 from lvatool.sim.publish import EventWriter
@@ -111,11 +110,14 @@ class StreamFailure(Exception):
 
 def internal_failure(error: BaseException) -> StreamFailure:
     """An unexpected exception as a failure: one sentence, the traceback kept aside."""
+    return our_fault(f"{type(error).__name__}: {error}", "".join(traceback.format_exception(error)))
+
+
+def our_fault(what: str, details: str | None) -> StreamFailure:
+    """A failure on lvatool's side (exit 1, never blamed on the extension); ``details``
+    is the traceback ``--debug`` prints."""
     return StreamFailure(
-        "error",
-        f"internal error in lvatool simulate, not the extension's fault: "
-        f"{type(error).__name__}: {error}",
-        details="".join(traceback.format_exception(error)),
+        "error", f"internal error in lvatool simulate, not the extension's fault: {what}", details
     )
 
 
@@ -305,12 +307,7 @@ class StreamRunner:
             item = self._next_frame(reader)
             if isinstance(item, DecodeEnded):
                 if item.crash is not None:
-                    raise StreamFailure(
-                        "error",
-                        f"internal error in lvatool simulate, not the extension's fault: "
-                        f"{item.error}",
-                        details=item.crash,
-                    )
+                    raise our_fault(str(item.error), item.crash)
                 if item.error:
                     raise StreamFailure("source", item.error)
                 return
@@ -320,6 +317,7 @@ class StreamRunner:
                 self._pause_until(scheduled)
             self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
             size = preparer.sample_size(item.prepared)
+            timestamp = base_ticks + round(item.time_s * self.options.timescale)
             content: bytes | ContentReference
             region = None
             if shm is not None:
@@ -327,13 +325,12 @@ class StreamRunner:
                 if region is None:
                     self.stats.frames_dropped += 1
                     if self.observers:
-                        self._tell_dropped(item, base_ticks)
+                        self._tell_dropped(item, timestamp)
                     continue
                 preparer.write(item.prepared, shm.region(region, size))
                 content = ContentReference(region, size)
             else:
                 content = preparer.to_bytes(item.prepared)
-            timestamp = base_ticks + round(item.time_s * self.options.timescale)
             now = time.monotonic()
             sent = _Sent(
                 0,
@@ -476,11 +473,13 @@ class StreamRunner:
         stats.service.add(1000 * (now - sent.sent_at))
         if event.inferences:
             stats.frames_with_inferences += 1
+        label = None  # the frame's label: its first classification or entity tag
         for inference in event.inferences:
             kind = inference.WhichOneof("value")
             if kind in ("classification", "entity"):
-                stats.labels[getattr(inference, kind).tag.value] += 1
-        label = first_label(tuple(event.inferences))
+                tag = getattr(inference, kind).tag.value
+                stats.labels[tag] += 1
+                label = label or tag
         if self.truth:
             stats.truth_compared += 1
             if label == self._truth_of(sent.index):
@@ -573,12 +572,12 @@ class StreamRunner:
         )
         self._tell(lambda observer: observer.frame_sent(frame))
 
-    def _tell_dropped(self, item: PreparedFrame, base_ticks: int) -> None:
+    def _tell_dropped(self, item: PreparedFrame, timestamp: int) -> None:
         record = FrameRecord(
             stream=self.stream_index,
             index=item.index,
             time_s=item.time_s,
-            timestamp=base_ticks + round(item.time_s * self.options.timescale),
+            timestamp=timestamp,
             sequence=None,
             sent_s=None,
             acked_s=None,
@@ -616,11 +615,7 @@ class StreamRunner:
 
 
 def internal_reader_failure(error: ReaderCrashed) -> StreamFailure:
-    return StreamFailure(
-        "error",
-        f"internal error in lvatool simulate, not the extension's fault: {error}",
-        details=error.details,
-    )
+    return our_fault(str(error), error.details)
 
 
 def skipped_packets_warning(source: VideoSource) -> list[str]:
