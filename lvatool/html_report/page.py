@@ -95,14 +95,12 @@ def note(sentence: str) -> str:
     return f'<p class="note">{text(sentence)}</p>'
 
 
-def page(title: str, subtitle: str, sections: Iterable[str], *, with_charts: bool = True) -> str:
+def page(title: str, subtitle: str, sections: Iterable[str]) -> str:
     """The whole document. ``sections`` are HTML already built from escaped parts."""
-    script = ""
-    if with_charts:
-        script = (
-            "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
-            f"<script>{plotly.offline.get_plotlyjs()}</script>\n"
-        )
+    script = (
+        "<script>window.PlotlyConfig = {MathJaxConfig: 'local'};</script>\n"
+        f"<script>{plotly.offline.get_plotlyjs()}</script>\n"
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">\n'
