@@ -33,7 +33,6 @@ class ClientProcess:
     def __init__(self, argv: Sequence[str], grace_s: float = GRACE_S) -> None:
         self.argv = list(argv)
         self.grace_s = grace_s
-        self.ended_by_us = False  # True when stop() had to signal the client
         try:
             self._process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, process_group=0)
         except OSError as error:
@@ -41,10 +40,6 @@ class ClientProcess:
             raise ClientStartError(
                 f"cannot start the client {shlex.join(self.argv)}: {reason}"
             ) from None
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
 
     @property
     def returncode(self) -> int | None:
@@ -77,7 +72,6 @@ class ClientProcess:
         running = self._process.poll() is None
         if not self._signal_group(signal.SIGTERM):
             return  # nothing of the group is left
-        self.ended_by_us = self.ended_by_us or running
         if running:
             self.wait(self.grace_s)
         self._signal_group(signal.SIGKILL)

@@ -240,10 +240,8 @@ def _observe_client(
                 client = ClientProcess(argv)
             except ClientStartError as error:
                 raise ConnectError(str(error)) from None
-            with client:
+            with client:  # its group is ended as the block ends, however it ends
                 exited = client.wait(timeout_s)
-                if not exited:
-                    client.stop()
                 ending = _client_ending(client.returncode, timed_out=not exited,
                                         timeout_s=timeout_s)  # fmt: skip
         elif not checker.servicer.session_started.wait(timeout_s):
