@@ -60,11 +60,13 @@ app = typer.Typer(
 def _fail(message: str, code: int) -> typer.Exit:
     """Print one sentence to stderr; the caller raises the returned exit.
 
-    The message is escaped: it often quotes what the user typed, and a ``[`` there must
-    not be read as rich markup (an unmatched ``[/b]`` would raise instead of printing).
+    The message goes through :func:`as_text`: it often quotes what the user typed, where
+    a ``[`` must not be read as rich markup (an unmatched ``[/b]`` would raise instead of
+    printing), or what the peer said (a run's reason), where a control character must
+    not act on the terminal.
     """
     Console(stderr=True).print(
-        f"[red]lvatool conformance:[/red] {escape(message)}", highlight=False
+        f"[red]lvatool conformance:[/red] {as_text(message)}", highlight=False
     )
     return typer.Exit(code)
 
