@@ -255,19 +255,11 @@ def _run_runners(
     total.frames_sampled_out = frames.sampled_out
     total.warnings.extend(skipped_packets_warning(frames.source))
     failures = [r.failure for r in runners if r.failure is not None]
-    shm_bytes = stream_options.shm_bytes
-    summary = RunSummary(
-        stats=total,
-        elapsed_s=elapsed,
-        transfer="shm" if shm_bytes else "embedded",
-        target=stream_options.connect.target,
-        streams=options.streams,
-        shm_mib=shm_bytes / (1 << 20) if shm_bytes else None,
-        on_full=_on_full(stream_options.on_full) if shm_bytes else None,
-        per_stream=[(r.stats, r.failure.kind if r.failure is not None else "ok") for r in runners]
-        if options.streams > 1
-        else [],
-    )
+    summary = _summary(options, stream_options, total, elapsed)
+    if options.streams > 1:
+        summary.per_stream = [
+            (r.stats, r.failure.kind if r.failure is not None else "ok") for r in runners
+        ]
     if stop.is_set():
         summary.outcome, summary.error = "interrupted", "interrupted"
     elif failures:
@@ -281,19 +273,25 @@ def _not_started(
     options: RunOptions, stream_options: StreamOptions, failure: StreamFailure
 ) -> RunResult:
     """The result of a run that failed before its first stream started."""
+    summary = _summary(options, stream_options, StreamStats(), 0.0)
+    summary.outcome, summary.error = "error", str(failure)
+    return RunResult(summary, [failure])
+
+
+def _summary(
+    options: RunOptions, stream_options: StreamOptions, stats: StreamStats, elapsed_s: float
+) -> RunSummary:
+    """The run's summary of ``stats``, with the transfer as values (see :class:`RunSummary`)."""
     shm_bytes = stream_options.shm_bytes
-    summary = RunSummary(
-        stats=StreamStats(),
-        elapsed_s=0.0,
+    return RunSummary(
+        stats=stats,
+        elapsed_s=elapsed_s,
         transfer="shm" if shm_bytes else "embedded",
         target=stream_options.connect.target,
         streams=options.streams,
         shm_mib=shm_bytes / (1 << 20) if shm_bytes else None,
         on_full=_on_full(stream_options.on_full) if shm_bytes else None,
-        outcome="error",
-        error=str(failure),
     )
-    return RunResult(summary, [failure])
 
 
 def _sample(options: RunOptions, runners: list[StreamRunner]) -> None:

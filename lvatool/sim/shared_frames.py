@@ -75,7 +75,7 @@ class FrameReader:
         A stream that also waits for acknowledgements then waits on one thing (its
         call's events, which ``wake`` feeds) instead of polling both. Only a reader that
         found nothing is woken: one woken at every frame published would be woken once
-        per frame it sends for nothing, which at 64 streams costs more than polling.
+        per frame it sends, for nothing.
         """
         with self._frames.condition:
             self._frames.wakers[self._reader] = wake
@@ -112,6 +112,8 @@ class FrameReader:
         self._closed = True
         with self._frames.condition:
             self._frames.window.remove_reader(self._reader)
+            self._frames.wakers.pop(self._reader, None)
+            self._frames.waiting.discard(self._reader)
             self._frames.condition.notify_all()
 
 
@@ -242,6 +244,6 @@ class SharedFrames:
 
     def _waiting_wakers(self) -> list[Callable[[], None]]:
         """The wake-ups owed to readers that found nothing (call with the lock held)."""
-        wakers = [self.wakers[r] for r in self.waiting if r in self.wakers]
+        wakers = [self.wakers[r] for r in self.waiting if r in self.wakers]  # some have none
         self.waiting.clear()
         return wakers
