@@ -12,6 +12,7 @@ are, with their traceback.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from os import PathLike
@@ -194,7 +195,7 @@ def run_processor(
     )
 
     def frames() -> Iterator[tuple[Frame, int]]:
-        for index, rgb in enumerate(_chain(first, rgbs)):
+        for index, rgb in enumerate(itertools.chain([first], rgbs)):
             if rgb.shape[:2] != (height, width):
                 raise ValueError(
                     f"image {index} is {rgb.shape[1]}x{rgb.shape[0]}, but image 0 is "
@@ -205,13 +206,6 @@ def run_processor(
 
     with session:
         return [inferences for _, inferences in _batched(session, frames())]
-
-
-def _chain(
-    first: npt.NDArray[np.uint8], rest: Iterator[npt.NDArray[np.uint8]]
-) -> Iterator[npt.NDArray[np.uint8]]:
-    yield first
-    yield from rest
 
 
 def run_processor_on_video(
