@@ -14,32 +14,16 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-import grpc
-import numpy as np
 import pytest
 
-from lvatool.media import Encoding, FrameFormat
 from lvatool.server import DarkLightProcessor, Frame, Inference, classification
 from lvatool.testing import ServeProcess, ServeProcessError
 from lvatool.testing.process import is_serving
 from lvatool.testing.processors import processor_reference
-from tests.frames import DARK, LIGHT, descriptor, encode, sample
-from tests.rawcall import RawCall
+from tests.frames import DARK, LIGHT
+from tests.testing.wire import labels_from
 
-JPG = FrameFormat(Encoding.JPG)
 StartServer = Callable[..., str]
-
-
-def tags(address: str, frames: list[np.ndarray]) -> list[str]:
-    with grpc.insecure_channel(address) as channel:
-        call = RawCall(channel)
-        call.send(descriptor(JPG))
-        call.recv()
-        for number, rgb in enumerate(frames, start=2):
-            call.send(sample(number, encode(rgb, JPG)))
-        responses = sorted((call.recv() for _ in frames), key=lambda r: r.ack_sequence_number)
-        call.cancel()
-    return [r.media_sample.inferences[0].classification.tag.value for r in responses]
 
 
 def brightness(frame: Frame) -> list[Inference]:
@@ -50,7 +34,7 @@ module_level_processor = DarkLightProcessor()
 
 
 def test_lvatool_address_is_the_reference_server(lvatool_address: str) -> None:
-    assert tags(lvatool_address, [DARK, LIGHT]) == ["dark", "light"]
+    assert labels_from(lvatool_address, [DARK, LIGHT]) == ["dark", "light"]
 
 
 def test_lvatool_server_loads_a_file_as_production_does(
@@ -67,13 +51,13 @@ def test_lvatool_server_loads_a_file_as_production_does(
         )
     )
     address = lvatool_server("processor.py:process", cwd=tmp_path, args=["--batch-size", "2"])
-    assert tags(address, [DARK, LIGHT, LIGHT]) == ["dim", "bright", "bright"]
+    assert labels_from(address, [DARK, LIGHT, LIGHT]) == ["dim", "bright", "bright"]
 
 
 def test_lvatool_server_takes_module_level_objects(lvatool_server: StartServer) -> None:
     """A function of this test module: the child imports it by name, with our sys.path."""
     address = lvatool_server(brightness)
-    assert tags(address, [DARK, LIGHT]) == ["dim", "bright"]
+    assert labels_from(address, [DARK, LIGHT]) == ["dim", "bright"]
 
 
 def test_references_for_another_process() -> None:

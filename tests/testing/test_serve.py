@@ -5,30 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import grpc
-import numpy as np
 import pytest
 
-from lvatool.media import Encoding, FrameFormat
 from lvatool.server import Frame, Inference, Processor, SessionInfo
 from lvatool.testing import serve
 from lvatool.testing.process import is_serving
-from tests.frames import DARK, LIGHT, descriptor, encode, label, sample
+from tests.frames import DARK, LIGHT, descriptor, encode, sample
 from tests.rawcall import RawCall
-
-JPG = FrameFormat(Encoding.JPG)
-
-
-def labels_from(address: str, frames: Sequence[np.ndarray]) -> list[str]:
-    with grpc.insecure_channel(address) as channel:
-        call = RawCall(channel)
-        call.send(descriptor(JPG))
-        call.recv()
-        for number, rgb in enumerate(frames, start=2):
-            call.send(sample(number, encode(rgb, JPG)))
-        responses = sorted((call.recv() for _ in frames), key=lambda r: r.ack_sequence_number)
-        call.half_close()
-        assert call.status()[0] == grpc.StatusCode.OK
-    return [label(response) for response in responses]
+from tests.testing.wire import JPG, labels_from
 
 
 def test_serves_dark_light_by_default_and_stops_at_exit() -> None:
