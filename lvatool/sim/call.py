@@ -25,7 +25,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from lvatool.addresses import AddressError, parse_target
-from lvatool.contract import extension_pb2, inferencing_pb2
+from lvatool.contract import METHOD_PATH, extension_pb2, inferencing_pb2
 from lvatool.grpc_options import channel_options
 from lvatool.protocol import (
     AUTH_HEADER,
@@ -42,10 +42,6 @@ from lvatool.protocol import (
 from lvatool.sim.connect_errors import explain
 
 Message = extension_pb2.MediaStreamMessage
-METHOD = (
-    "/microsoft.azure.media.live_video_analytics.extensibility.grpc.v1."
-    "MediaGraphExtension/ProcessMediaStream"
-)
 #: Any RPC answers the question "can a call get through?"; the standard health check is
 #: the one most servers have, and one that lacks it still answers (UNIMPLEMENTED).
 _PROBE_METHOD = "/grpc.health.v1.Health/Check"
@@ -213,7 +209,7 @@ class ExtensionCall:
         self.ended: CallEnded | None = None
         self._outbox.put(self.session.start())
         process = channel.stream_stream(
-            METHOD,
+            METHOD_PATH,
             request_serializer=Message.SerializeToString,
             response_deserializer=_parse_response,
         )

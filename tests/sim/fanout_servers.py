@@ -20,13 +20,12 @@ from concurrent import futures
 
 import grpc
 
-from lvatool.contract import extension_pb2
+from lvatool.contract import SERVICE_NAME, extension_pb2
 from lvatool.grpc_options import channel_options
 from lvatool.protocol import SampleReceived, ServerSession
 from lvatool.server import classification
 
 Message = extension_pb2.MediaStreamMessage
-SERVICE = "microsoft.azure.media.live_video_analytics.extensibility.grpc.v1.MediaGraphExtension"
 CALL_LIMIT_S = 60.0
 SLOW_S = 0.05  # SLOW: processing time of each sample
 
@@ -48,7 +47,7 @@ class FanoutServer:
             futures.ThreadPoolExecutor(max_workers=32), options=channel_options(64)
         )
         handler = grpc.method_handlers_generic_handler(
-            SERVICE,
+            SERVICE_NAME,
             {
                 "ProcessMediaStream": grpc.stream_stream_rpc_method_handler(
                     self._process,

@@ -22,13 +22,12 @@ from concurrent import futures
 
 import grpc
 
-from lvatool.contract import extension_pb2
+from lvatool.contract import SERVICE_NAME, extension_pb2
 from lvatool.grpc_options import channel_options
 from lvatool.protocol import SampleReceived, ServerSession
 from lvatool.server import classification
 
 Message = extension_pb2.MediaStreamMessage
-SERVICE = "microsoft.azure.media.live_video_analytics.extensibility.grpc.v1.MediaGraphExtension"
 #: Not protobuf: field 31, wire type 7 (there is no wire type 7).
 GARBAGE = b"\xff\xff\xff\xff\x0f"
 #: What a hostile peer says: rich markup that does not parse, and "clear the screen".
@@ -52,7 +51,7 @@ class HostileServer:
             futures.ThreadPoolExecutor(max_workers=8), options=channel_options(64)
         )
         handler = grpc.method_handlers_generic_handler(
-            SERVICE,
+            SERVICE_NAME,
             {
                 "ProcessMediaStream": grpc.stream_stream_rpc_method_handler(
                     self._process, request_deserializer=None, response_serializer=None
