@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import av
@@ -21,11 +20,9 @@ from lvatool.media import Encoding, PixelFormat
 from lvatool.render.draw import tag_colour
 from lvatool.render.video import AnnotatedVideo
 from lvatool.server import (
-    ExtensionServer,
     Frame,
     Inference,
     Processor,
-    ServerOptions,
     SessionInfo,
     entity,
 )
@@ -34,6 +31,7 @@ from lvatool.sim.observe import FrameRecord, RunObserver
 from lvatool.sim.prepare import ImageOptions
 from lvatool.sim.run import RunResult
 from lvatool.sim.samples import sample_path
+from lvatool.testing import serve
 
 TAG = "person"  # drawn in green, far from the clip's blues and greys
 GREEN = tag_colour(TAG)
@@ -92,12 +90,6 @@ class HoldFirstFrame(Processor):
     def process(self, frame: Frame, session: SessionInfo) -> Sequence[Inference]:
         self.release.wait(30)
         return []
-
-
-@contextmanager
-def serving(processor: Processor) -> Iterator[str]:
-    with ExtensionServer(ServerOptions(host="127.0.0.1", port=0), processor=processor) as server:
-        yield server.address
 
 
 def run(
@@ -192,7 +184,7 @@ def alert_caption(picture: np.ndarray) -> bool:
 def test_the_video_has_every_frame_sent_with_its_own_boxes(tmp_path: Path) -> None:
     path = tmp_path / "annotated.mp4"
     records = Records()
-    with serving(BoxEveryThirdFrame()) as target:
+    with serve(BoxEveryThirdFrame()) as target:
         result = run(target, AnnotatedVideo(path), records, frames=45)
     assert result.summary.outcome == "ok", result.summary.error
     assert not result.summary.stats.warnings.texts()
@@ -215,7 +207,7 @@ def test_the_video_has_every_frame_sent_with_its_own_boxes(tmp_path: Path) -> No
 def test_annotate_stream_1_takes_stream_1s_frames(tmp_path: Path) -> None:
     path = tmp_path / "stream1.mp4"
     records = Records()
-    with serving(BoxEveryThirdFrame()) as target:
+    with serve(BoxEveryThirdFrame()) as target:
         result = run(
             target,
             AnnotatedVideo(path, stream=1),
@@ -248,7 +240,7 @@ def test_frames_that_timed_out_are_drawn_with_their_status(tmp_path: Path) -> No
     records = Records()
     release = threading.Event()
     try:
-        with serving(HoldFirstFrame(release)) as target:
+        with serve(HoldFirstFrame(release)) as target:
             result = run(
                 target,
                 AnnotatedVideo(path),
@@ -273,7 +265,7 @@ def test_frames_dropped_for_a_full_buffer_keep_their_place_with_their_status(
 ) -> None:
     path = tmp_path / "drops.mp4"
     records = Records()
-    with serving(HoldFirstFrame(records.dropped)) as target:
+    with serve(HoldFirstFrame(records.dropped)) as target:
         result = run(
             target,
             AnnotatedVideo(path),
@@ -298,7 +290,7 @@ def test_frames_that_come_too_fast_are_left_out_with_a_warning(tmp_path: Path) -
     path = tmp_path / "skipping.mp4"
     # A writer that rests 999 times what a frame cost it, and room for one frame only.
     video = AnnotatedVideo(path, buffer_bytes=1, cpu_share=0.001)
-    with serving(BoxEveryThirdFrame()) as target:
+    with serve(BoxEveryThirdFrame()) as target:
         result = run(target, video, frames=40)
     assert result.summary.outcome == "ok", result.summary.error
     assert video.frames_skipped > 0
@@ -311,7 +303,7 @@ def test_frames_that_come_too_fast_are_left_out_with_a_warning(tmp_path: Path) -
 
 def test_a_video_that_cannot_be_written_fails_the_run_with_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "annotated.mp4"
-    with serving(BoxEveryThirdFrame()) as target:
+    with serve(BoxEveryThirdFrame()) as target:
         result = run(target, AnnotatedVideo(path), frames=10)
     assert result.summary.outcome == "error"
     assert result.summary.error is not None
@@ -320,7 +312,7 @@ def test_a_video_that_cannot_be_written_fails_the_run_with_one_sentence(tmp_path
 
 
 def test_a_stream_the_run_does_not_have_fails_the_run(tmp_path: Path) -> None:
-    with serving(BoxEveryThirdFrame()) as target:
+    with serve(BoxEveryThirdFrame()) as target:
         result = run(target, AnnotatedVideo(tmp_path / "x.mp4", stream=2), frames=5, streams=2)
     assert result.summary.outcome == "error"
     assert result.summary.error == "cannot annotate stream 2: the run has 2 streams (0-1)"

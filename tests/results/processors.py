@@ -6,12 +6,10 @@ Both find a frame's index from its sequence number (the descriptor is message 1,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lvatool.media import luma_label
-from lvatool.server import ExtensionServer, ServerOptions
 from lvatool.server.processor import (
     Frame,
     Inference,
@@ -63,10 +61,3 @@ class Detector(Processor):
         if index in self.extra:
             found.append(entity("person", (0.7, 0.5, 0.1, 0.4), 0.8))
         return found
-
-
-@contextmanager
-def serving(processor: Processor) -> Iterator[str]:
-    """``processor`` behind a real extension server on a loopback port; its address."""
-    with ExtensionServer(ServerOptions(host="127.0.0.1", port=0), processor=processor) as server:
-        yield server.address

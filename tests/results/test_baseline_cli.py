@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from lvatool.cli import app
 from lvatool.sim.samples import sample_path
-from tests.results.processors import Detector, FlipEveryTenth, serving
+from lvatool.testing import serve
+from tests.results.processors import Detector, FlipEveryTenth
 from tests.sim.simrun import run
 
 FRAMES = "100"
@@ -36,7 +37,7 @@ def test_a_baseline_compared_with_itself_shows_no_change(reference_baseline: Pat
 
 def test_flipped_labels_are_reported_frame_by_frame(reference_baseline: Path) -> None:
     """Frames 0, 10, … 90 flipped: exactly those, as label changes; 10 % over the 0 % default."""
-    with serving(FlipEveryTenth()) as address:
+    with serve(FlipEveryTenth()) as address:
         common = (
             "--target",
             address,
@@ -70,7 +71,7 @@ def test_flipped_labels_are_reported_frame_by_frame(reference_baseline: Path) ->
 
 
 def test_the_printed_diff_names_counts_worst_frames_and_latency(reference_baseline: Path) -> None:
-    with serving(FlipEveryTenth()) as address:
+    with serve(FlipEveryTenth()) as address:
         result = CliRunner().invoke(app, [
             "simulate", "--target", address, "--max-frames", "30",
             "--baseline", str(reference_baseline), "--max-changed-frames", "50",
@@ -85,11 +86,11 @@ def test_the_printed_diff_names_counts_worst_frames_and_latency(reference_baseli
 
 def test_boxes_that_moved_and_confidences_that_moved(tmp_path: Path) -> None:
     baseline = tmp_path / "cars.jsonl"
-    with serving(Detector()) as address:
+    with serve(Detector()) as address:
         code, _, output = run("--target", address, "--max-frames", "20", "--results", str(baseline))
         assert code == 0, output
     changed = Detector(moved={3}, less_sure={5}, extra={7}, missing={9})
-    with serving(changed) as address:
+    with serve(changed) as address:
         common = ("--target", address, "--max-frames", "20", "--baseline", str(baseline))
         code, summary, output = run(*common)
         assert code == 1, output
