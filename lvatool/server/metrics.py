@@ -50,6 +50,11 @@ class ServerMetrics:
 
             self.prometheus = PrometheusMetrics()
 
+    @property
+    def times_round_trips(self) -> bool:
+        """Whether sessions' round trips are recorded; callers time nothing if not."""
+        return self.prometheus is not None
+
     def session_opened(self, spec: StreamSpec) -> SessionMetrics:
         """A session whose descriptor was accepted; its recorder until it closes."""
         self.interval.session_opened()
@@ -77,11 +82,6 @@ class SessionMetrics:
         self._interval = interval
         self._exported = exported
         self._closed = False
-
-    @property
-    def wants_round_trips(self) -> bool:
-        """Whether :meth:`answered` records anything; the caller skips timing if not."""
-        return self._exported is not None
 
     def processed(self, frames: int, seconds: float) -> None:
         """``frames`` went through one processor call lasting ``seconds``."""

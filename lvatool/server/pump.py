@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -75,12 +76,16 @@ T = TypeVar("T")
 class Pump(Generic[T]):
     """A background reader of one call's request stream of ``T``."""
 
-    def __init__(self, requests: Iterator[T], capacity: int = 8) -> None:
+    def __init__(
+        self, requests: Iterator[T], capacity: int = 8, *, stamp_arrivals: bool = False
+    ) -> None:
         self._requests = requests
         self._stopped = threading.Event()
-        # Each message travels with the moment gRPC handed it over: a frame's round trip
-        # starts at its arrival, not when the session got round to taking it from the queue.
-        self._handover: Handover[tuple[float, T] | EndOfStream] = Handover(capacity, self._stopped)
+        self._handover: Handover[T | EndOfStream] = Handover(capacity, self._stopped)
+        # With ``stamp_arrivals``, the moment gRPC handed over each message, in order: a
+        # frame's round trip starts at its arrival, not when the session got round to taking
+        # it from the queue. Without, no clock is read per message.
+        self._arrivals: deque[float] | None = deque() if stamp_arrivals else None
         self.arrived_at = 0.0
         self._thread = threading.Thread(target=self._run, name="lvatool-request-pump", daemon=True)
         self._thread.start()
@@ -88,14 +93,13 @@ class Pump(Generic[T]):
     def get(self, timeout: float) -> T | EndOfStream | None:
         """The next message, :class:`EndOfStream`, or ``None`` if ``timeout`` passed first.
 
-        After a message, :attr:`arrived_at` is the ``time.monotonic()`` at which the
-        reader thread received it from gRPC.
+        After a message, with ``stamp_arrivals``, :attr:`arrived_at` is the
+        ``time.monotonic()`` at which the reader thread received it from gRPC.
         """
         item = self._handover.get(timeout)
-        if item is None or isinstance(item, EndOfStream):
-            return item
-        self.arrived_at, message = item
-        return message
+        if self._arrivals is not None and item is not None and not isinstance(item, EndOfStream):
+            self.arrived_at = self._arrivals.popleft()
+        return item
 
     def stop(self) -> None:
         """Stop handing over messages (the call is over); the thread ends with the call."""
@@ -103,9 +107,12 @@ class Pump(Generic[T]):
 
     def _run(self) -> None:
         end = EndOfStream()
+        arrivals = self._arrivals
         try:
             for message in self._requests:
-                if not self._handover.put((time.monotonic(), message)):
+                if arrivals is not None:
+                    arrivals.append(time.monotonic())  # before the put: get pops after it
+                if not self._handover.put(message):
                     return
         except Exception as error:  # the call was cancelled or broke
             end = EndOfStream(error)

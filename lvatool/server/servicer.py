@@ -202,13 +202,19 @@ class CallHandler:
         self._server_metrics = metrics
         self._metrics: SessionMetrics | None = None  # from the accepted descriptor on
         # When each frame of the batch arrived, kept only while round trips are exported.
-        self._arrivals: list[float] | None = None
+        self._arrivals: list[float] | None = (
+            [] if metrics is not None and metrics.times_round_trips else None
+        )
 
     def run(
         self, requests: Iterator[Response | UndecodableRequest], context: grpc.ServicerContext
     ) -> Iterator[Response]:
         """The session's responses; ends by returning (OK) or raising :class:`_Abort`."""
-        pump = TolerantRequestPump(requests, capacity=max(8, 2 * self.policy.batch_size))
+        pump = TolerantRequestPump(
+            requests,
+            capacity=max(8, 2 * self.policy.batch_size),
+            stamp_arrivals=self._arrivals is not None,
+        )
         try:
             yield from self._handshake(pump, context)
             yield from self._stream(pump, context)
@@ -265,8 +271,6 @@ class CallHandler:
         )
         if self._server_metrics is not None:
             self._metrics = self._server_metrics.session_opened(spec)
-            if self._metrics.wants_round_trips:
-                self._arrivals = []
         yield self.session.reply_descriptor()
 
     def _stream(
