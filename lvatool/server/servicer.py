@@ -63,10 +63,16 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class SessionEnd:
-    """How a session ended: the status its client receives, and why."""
+    """How a session ended: the status its client receives, and why.
+
+    ``settles_late``: the end was judged from a request stream that ended, which a client
+    that cancels produces as well as one that half-closes; only once gRPC has closed the
+    call does it say which, so the end is logged then (as OK ends are).
+    """
 
     status: Status
     message: str = ""
+    settles_late: bool = False
 
 
 def _client_cancelled(context: grpc.ServicerContext) -> bool:
@@ -83,12 +89,13 @@ def _client_cancelled(context: grpc.ServicerContext) -> bool:
 
 
 class _Abort(Exception):
-    """Ends the call with ``status`` and ``message``."""
+    """Ends the call with ``status`` and ``message`` (see :attr:`SessionEnd.settles_late`)."""
 
-    def __init__(self, status: Status, message: str) -> None:
+    def __init__(self, status: Status, message: str, *, settles_late: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.settles_late = settles_late
 
 
 class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer):  # type: ignore[misc]
@@ -126,7 +133,7 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
         try:
             yield from handler.run(request_iterator, context)
         except _Abort as error:
-            end = SessionEnd(error.status, error.message)
+            end = SessionEnd(error.status, error.message, error.settles_late)
         except GeneratorExit:  # gRPC dropped the call: the client cancelled or went away
             self._ended(handler, self._cancelled())
             raise
@@ -137,11 +144,12 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
             self.slots.release(peer)
         if not context.is_active() or self.stopping.is_set():  # no status reaches the client
             end = self._cancelled()
-        elif end.status is Status.OK and context.add_callback(
-            lambda: self._ended(handler, self._settled(context))
+            self._ended(handler, end)
+        elif not (end.status is Status.OK or end.settles_late) or not context.add_callback(
+            lambda: self._ended(handler, self._settled(context, end))
         ):
-            return  # logged once the call is over: only then is a cancellation certain
-        self._ended(handler, end)
+            self._ended(handler, end)
+        # else: logged once the call is over, when a cancellation is certain
         if end.status is not Status.OK:
             context.abort(grpc.StatusCode[end.status.name], end.message)
 
@@ -154,9 +162,9 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
         if self.metrics is not None:
             self.metrics.call_ended(status)
 
-    def _settled(self, context: grpc.ServicerContext) -> SessionEnd:
-        """How a call our handler ended with OK really ended, once gRPC has closed it."""
-        return self._cancelled() if _client_cancelled(context) else SessionEnd(Status.OK)
+    def _settled(self, context: grpc.ServicerContext, end: SessionEnd) -> SessionEnd:
+        """How a call our handler ended with ``end`` really ended, once gRPC has closed it."""
+        return self._cancelled() if _client_cancelled(context) else end
 
     def _cancelled(self) -> SessionEnd:
         """How a call that no status can reach ended, as the client saw it."""
@@ -237,6 +245,7 @@ class CallHandler:
             raise _Abort(
                 Status.INVALID_ARGUMENT,
                 "the stream ended before its media_stream_descriptor (H2)",
+                settles_late=True,  # or the client cancelled, and gRPC does not know yet
             )
         event = self._receive(message)
         assert isinstance(event, DescriptorReceived)

@@ -210,6 +210,21 @@ def test_cancelled_calls_are_logged_as_cancelled(
     assert "status=CANCELLED" in end and "H2" not in end
 
 
+def test_half_close_before_the_descriptor_is_logged_as_the_h2_violation_it_is(
+    server: ExtensionServer, log: ServerLog
+) -> None:
+    """H2: a client that half-closes without a descriptor gets INVALID_ARGUMENT, and the
+    log says so once gRPC has closed the call (a cancel ends the request stream alike)."""
+    with grpc.insecure_channel(server.address) as channel:
+        call = RawCall(channel)
+        wait_for(lambda: server.servicer.slots.active == 1, "the call to arrive")
+        call.half_close()
+        code, details = call.status()
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "(H2)" in details
+    (end,) = log.wait_for("session end")
+    assert "status=INVALID_ARGUMENT" in end and "H2" in end
+
+
 def test_half_close_is_logged_ok(server: ExtensionServer, log: ServerLog) -> None:
     """Q6: a session the client half-closes ends OK on both sides."""
     with grpc.insecure_channel(server.address) as channel:
