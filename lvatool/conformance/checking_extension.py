@@ -37,13 +37,9 @@ from lvatool.protocol import (
     ServerSession,
     StreamSpec,
 )
+from lvatool.protocol.wire import Undecodable
 from lvatool.server.processor import classification
-from lvatool.server.pump import (
-    EndOfStream,
-    TolerantRequestPump,
-    UndecodableRequest,
-    tolerant_extension_handler,
-)
+from lvatool.server.pump import EndOfStream, TolerantRequestPump, tolerant_extension_handler
 from lvatool.shm import SharedMemoryError, SharedMemoryReader
 
 Message = extension_pb2.MediaStreamMessage
@@ -268,13 +264,13 @@ class _Session:
             self._take(message)
         return None
 
-    def _decoded(self, message: Message | UndecodableRequest) -> Message:
+    def _decoded(self, message: Message | Undecodable) -> Message:
         """The message, or the end of the call: bytes that are not a message break H2.
 
         gRPC would otherwise end the call with INTERNAL by itself, and the session would
         see only the end of its requests, as if the client had half-closed cleanly.
         """
-        if not isinstance(message, UndecodableRequest):
+        if not isinstance(message, Undecodable):
             return message
         violation = RemoteProtocolError(
             f"message {self.protocol.messages_received + 1} is not a MediaStreamMessage: "
@@ -286,7 +282,7 @@ class _Session:
         self.seen.append(violation)
         raise violation
 
-    def _take(self, message: Message | UndecodableRequest) -> None:
+    def _take(self, message: Message | Undecodable) -> None:
         """Judge a sample, hash its region on arrival (M3) and hold it for a late ack."""
         message = self._decoded(message)
         event = self.protocol.receive(message)

@@ -17,39 +17,18 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from lvatool.contract import SERVICE_NAME, extension_pb2
 from lvatool.handover import Handover
+from lvatool.protocol.wire import Undecodable, decode_message
 
 Request = extension_pb2.MediaStreamMessage
-
-
-@dataclass(frozen=True)
-class UndecodableRequest:
-    """Request bytes that are not a ``MediaStreamMessage``; ``reason`` says why."""
-
-    reason: str
-
-
-def decode_request(data: bytes) -> Request | UndecodableRequest:
-    """gRPC's request deserializer for ``ProcessMediaStream``, that never fails.
-
-    With the generated deserializer, garbage bytes make gRPC end the call by itself with
-    ``INTERNAL "Exception deserializing request!"`` while the session, seeing only the end
-    of its request stream, logs something else (issue 8). Handing the failure to the
-    session instead lets it end the call with ``INVALID_ARGUMENT`` and log exactly that.
-    """
-    try:
-        return Request.FromString(data)
-    except DecodeError as error:
-        return UndecodableRequest(str(error) or "not protobuf")
 
 
 def tolerant_extension_handler(
     process_media_stream: Callable[..., Iterator[Request]],
 ) -> grpc.GenericRpcHandler:
-    """``ProcessMediaStream`` served with :func:`decode_request` as its deserializer.
+    """``ProcessMediaStream`` served with :func:`decode_message` as its deserializer.
 
     Used in place of the generated ``add_MediaGraphExtensionServicer_to_server``, which
     lets gRPC end a call on garbage bytes by itself: the reference server and the
@@ -57,7 +36,7 @@ def tolerant_extension_handler(
     """
     method = grpc.stream_stream_rpc_method_handler(
         process_media_stream,
-        request_deserializer=decode_request,
+        request_deserializer=decode_message,
         response_serializer=Request.SerializeToString,
     )
     return grpc.method_handlers_generic_handler(SERVICE_NAME, {"ProcessMediaStream": method})
@@ -122,5 +101,5 @@ class Pump(Generic[T]):
 RequestPump = Pump[Request]
 """Requests decoded by gRPC's generated deserializer."""
 
-TolerantRequestPump = Pump[Request | UndecodableRequest]
-"""Requests decoded by :func:`decode_request`, which hands on what it cannot decode."""
+TolerantRequestPump = Pump[Request | Undecodable]
+"""Requests decoded by :func:`decode_message`, which hands on what it cannot decode."""

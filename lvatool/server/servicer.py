@@ -31,10 +31,11 @@ from lvatool.protocol import (
     basic_credentials,
     describe_format,
 )
+from lvatool.protocol.wire import Undecodable
 from lvatool.server.metrics import ServerMetrics, SessionMetrics
 from lvatool.server.processor import Frame, InvalidFrameError, Processor, SessionInfo
 from lvatool.server.processor_output import ProcessorMistake, check_batch_results, processor_name
-from lvatool.server.pump import EndOfStream, TolerantRequestPump, UndecodableRequest
+from lvatool.server.pump import EndOfStream, TolerantRequestPump
 from lvatool.server.slots import SessionSlots
 from lvatool.shm import SharedMemoryError, SharedMemoryReader
 
@@ -117,7 +118,7 @@ class MediaGraphExtensionServicer(extension_pb2_grpc.MediaGraphExtensionServicer
 
     def ProcessMediaStream(
         self,
-        request_iterator: Iterator[Response | UndecodableRequest],
+        request_iterator: Iterator[Response | Undecodable],
         context: grpc.ServicerContext,
     ) -> Iterator[Response]:
         self._authenticate(context)
@@ -215,7 +216,7 @@ class CallHandler:
         )
 
     def run(
-        self, requests: Iterator[Response | UndecodableRequest], context: grpc.ServicerContext
+        self, requests: Iterator[Response | Undecodable], context: grpc.ServicerContext
     ) -> Iterator[Response]:
         """The session's responses; ends by returning (OK) or raising :class:`_Abort`."""
         pump = TolerantRequestPump(
@@ -396,10 +397,8 @@ class CallHandler:
         log.error("session peer=%s: %s", self.peer, message, exc_info=error)
         return _Abort(Status.INTERNAL, message)
 
-    def _receive(
-        self, message: Response | UndecodableRequest
-    ) -> DescriptorReceived | SampleReceived:
-        if isinstance(message, UndecodableRequest):
+    def _receive(self, message: Response | Undecodable) -> DescriptorReceived | SampleReceived:
+        if isinstance(message, Undecodable):
             raise _Abort(
                 Status.INVALID_ARGUMENT,
                 f"a request is not a valid MediaStreamMessage: {message.reason} (section 2)",

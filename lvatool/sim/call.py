@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from lvatool.addresses import AddressError, parse_target
 from lvatool.contract import METHOD_PATH, extension_pb2, inferencing_pb2
@@ -39,6 +38,7 @@ from lvatool.protocol import (
     StreamSpec,
     basic_credentials,
 )
+from lvatool.protocol.wire import Undecodable, decode_message
 from lvatool.sim.connect_errors import explain
 
 Message = extension_pb2.MediaStreamMessage
@@ -74,22 +74,6 @@ class CallEnded:
 
     code: str
     details: str
-
-
-@dataclass(frozen=True)
-class _Undecodable:
-    """A response whose bytes do not parse as a ``MediaStreamMessage``."""
-
-    size: int
-    reason: str
-
-
-def _parse_response(data: bytes) -> Message | _Undecodable:
-    """gRPC's response deserializer: a message, or what was wrong with the bytes."""
-    try:
-        return Message.FromString(data)
-    except DecodeError as error:
-        return _Undecodable(len(data), str(error) or "not valid protobuf")
 
 
 @dataclass(frozen=True)
@@ -211,7 +195,7 @@ class ExtensionCall:
         process = channel.stream_stream(
             METHOD_PATH,
             request_serializer=Message.SerializeToString,
-            response_deserializer=_parse_response,
+            response_deserializer=decode_message,
         )
         self._call = process(
             self._requests(), metadata=options.metadata() or None, wait_for_ready=False
@@ -289,7 +273,7 @@ class ExtensionCall:
     def _read(self) -> None:
         try:
             for message in self._call:
-                if isinstance(message, _Undecodable):
+                if isinstance(message, Undecodable):
                     self._events.put(self._undecodable(message))
                     self._call.cancel()
                     return
@@ -314,7 +298,7 @@ class ExtensionCall:
         finally:
             self._outbox.put(_CLOSE)
 
-    def _undecodable(self, response: _Undecodable) -> RemoteProtocolError:
+    def _undecodable(self, response: Undecodable) -> RemoteProtocolError:
         """The protocol error of a response that is not a ``MediaStreamMessage`` at all.
 
         Before the reply descriptor it breaks H2 (the first message must be a descriptor),
