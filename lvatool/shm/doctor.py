@@ -15,7 +15,6 @@ have ended, as :mod:`lvatool.shm.leftovers` judges them.
 
 from __future__ import annotations
 
-import errno
 import math
 import mmap
 import os
@@ -35,6 +34,7 @@ from lvatool.shm.leftovers import (
 )
 from lvatool.shm.owner import current_identity
 from lvatool.shm.reader import SHM_ROOT
+from lvatool.shm.writer import reserve
 
 MOUNTINFO = Path("/proc/self/mountinfo")
 
@@ -128,7 +128,7 @@ def examine(root: Path = SHM_ROOT, *, clean: bool = False, mountinfo: Path = MOU
     leftovers = find_leftovers(root)
     sizes = {leftover.path: _allocated(leftover.path) for leftover in leftovers}
     if clean:
-        checkup.removed = remove_leftovers(root)
+        checkup.removed = remove_leftovers(root, leftovers)
     checkup.findings.append(_check_filesystem(root, mountinfo, checkup))
     space = _check_space(root, checkup)
     checkup.findings.append(space)
@@ -331,13 +331,7 @@ def probe(root: Path, size: int = PROBE_BYTES) -> Finding:
     sparse = False
     try:
         step = f"reserve {_mib(size, 'up')} with posix_fallocate in"
-        try:
-            os.posix_fallocate(fd, 0, size)
-        except OSError as error:
-            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-            os.ftruncate(fd, size)  # as the writer does where reserving is not supported
-            sparse = True
+        sparse = not reserve(fd, size)  # as the writer reserves its buffer
         step = "map a file in"
         with mmap.mmap(fd, size) as mapping:
             step = "write through a mapping in"

@@ -93,10 +93,14 @@ def find_leftovers(root: Path = SHM_ROOT) -> list[Leftover]:
     return sorted(found, key=lambda leftover: leftover.path.name)
 
 
-def remove_leftovers(root: Path = SHM_ROOT) -> list[Path]:
-    """Remove the buffer files of lvatool processes that have ended; the paths removed."""
+def remove_leftovers(root: Path = SHM_ROOT, leftovers: list[Leftover] | None = None) -> list[Path]:
+    """Remove the buffer files of lvatool processes that have ended; the paths removed.
+
+    ``leftovers``: what :func:`find_leftovers` found in ``root`` already, if the caller has
+    looked (``lvatool doctor`` reports them before it cleans).
+    """
     removed = []
-    for leftover in find_leftovers(root):
+    for leftover in find_leftovers(root) if leftovers is None else leftovers:
         if leftover.alive is not False:
             continue
         try:

@@ -78,14 +78,20 @@ def _free_bytes(root: Path) -> int:
     return info.f_bavail * info.f_frsize
 
 
-def _reserve(fd: int, size: int) -> None:
-    """Give the file ``size`` bytes, every block allocated now (ENOSPC now, not SIGBUS later)."""
+def reserve(fd: int, size: int) -> bool:
+    """Give the file ``size`` bytes, every block allocated now (ENOSPC now, not SIGBUS later).
+
+    False when the filesystem cannot reserve: the file is then sized sparse, as before
+    (``lvatool doctor`` reports that).
+    """
     try:
         os.posix_fallocate(fd, 0, size)
     except OSError as error:
         if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
             raise
-        os.ftruncate(fd, size)  # a filesystem that cannot reserve: as before, sparse
+        os.ftruncate(fd, size)
+        return False
+    return True
 
 
 #: Every writer not yet closed, so the files can be removed at interpreter exit.
@@ -145,7 +151,7 @@ class SharedMemoryWriter:
         with _open_writers_lock:
             _open_writers.add(self)
         try:
-            _reserve(fd, size)
+            reserve(fd, size)
             self._map = mmap.mmap(fd, size)
         except OSError as error:
             self._forget()
