@@ -19,17 +19,12 @@ Usage: python benchmarks/outputs_bench.py [--frames 600] [--repeat 3] [--json FI
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import av
-from _common import report, serve_in_process_of_its_own
+from _common import report, run_simulate, serve_in_process_of_its_own
 
 CLIP = Path(__file__).resolve().parent.parent / "samples" / "videos" / "bars1080.mp4"
 CASE = ["--format", "raw", "--pixel-format", "bgr24", "--shm", "32"]
@@ -46,26 +41,17 @@ OUTPUTS: dict[str, list[str]] = {
 def run_once(target: str, frames: int, options: list[str]) -> dict[str, float]:
     """One ``lvatool simulate`` process: frames/s, wall time, peak RSS, warnings."""
     with tempfile.TemporaryDirectory() as folder:
-        summary_path = Path(folder) / "summary.json"
-        command = [
-            sys.executable, "-m", "lvatool", "simulate", "--video", str(CLIP), "--loop",
-            "--max-frames", str(frames), "--target", target, "--quiet",
-            "--json", str(summary_path), *CASE,
-            *(option.format(dir=folder) for option in options),
-        ]  # fmt: skip
-        started = time.monotonic()
-        process = subprocess.Popen(command)
-        _, status, usage = os.wait4(process.pid, 0)
-        wall = time.monotonic() - started
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"simulate failed: {' '.join(command)}")
-        summary = json.loads(summary_path.read_text())
+        args = ["--max-frames", str(frames), *CASE, *(o.format(dir=folder) for o in options)]
+        run = run_simulate(target, CLIP, args, Path(folder))
+        if run.exit_code != 0 or run.summary is None:
+            raise SystemExit(f"simulate failed ({run.exit_code}): {' '.join(args)}")
+        summary = run.summary
         video_frames = sum(frames_in(video) for video in Path(folder).glob("*.mp4"))
     return {
         "fps": float(summary["fps"]),
-        "wall_s": wall,
-        "cpu_ms_per_frame": 1000 * (usage.ru_utime + usage.ru_stime) / frames,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "wall_s": run.wall_s,
+        "cpu_ms_per_frame": 1000 * run.cpu_s / frames,
+        "peak_rss_mib": run.peak_rss_mib,
         "warnings": float(len(summary.get("warnings", []))),
         "video_frames": float(video_frames),
     }

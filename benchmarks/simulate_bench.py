@@ -14,16 +14,12 @@ Usage: python benchmarks/simulate_bench.py [--frames 600] [--json FILE]
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import av
-from _common import report, serve_in_process_of_its_own
+from _common import report, run_simulate, serve_in_process_of_its_own
 
 from lvatool.memory import reuse_large_buffers
 
@@ -48,19 +44,10 @@ def decode_only(frames: int) -> float:
 def simulate(target: str, frames: int, *args: str) -> tuple[dict[str, object], float]:
     """Run ``lvatool simulate``; its JSON summary and its peak RSS in MiB."""
     with tempfile.TemporaryDirectory() as folder:
-        summary_path = Path(folder) / "summary.json"
-        command = [
-            sys.executable, "-m", "lvatool", "simulate", "--video", str(CLIP), "--loop",
-            "--max-frames", str(frames), "--target", target, "--quiet",
-            "--json", str(summary_path), *args,
-        ]  # fmt: skip
-        process = subprocess.Popen(command)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            raise SystemExit(f"simulate failed ({process.returncode}): {' '.join(command)}")
-        summary = json.loads(summary_path.read_text())
-    return summary, usage.ru_maxrss / 1024
+        run = run_simulate(target, CLIP, ["--max-frames", str(frames), *args], Path(folder))
+    if run.exit_code != 0 or run.summary is None:
+        raise SystemExit(f"simulate failed ({run.exit_code}): {' '.join(args)}")
+    return run.summary, run.peak_rss_mib
 
 
 def main() -> int:

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -32,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import free_port, report, wait_until_serving
+from _common import free_port, report, run_simulate, wait_until_serving
 
 CLIP = Path(__file__).resolve().parent.parent / "samples" / "videos" / "bars1080.mp4"
 SHM_MIB = 32
@@ -77,20 +75,13 @@ def frames_per_stream(streams: int) -> int:
 def simulate(target: str, *args: str) -> tuple[dict[str, Any], float, float]:
     """Run ``lvatool simulate``; its JSON summary, CPU seconds and peak RSS in MiB."""
     with tempfile.TemporaryDirectory() as folder:
-        summary_path = Path(folder) / "summary.json"
-        command = [
-            sys.executable, "-m", "lvatool", "simulate", "--video", str(CLIP), "--loop",
-            "--target", target, "--quiet", "--json", str(summary_path), *args,
-        ]  # fmt: skip
-        process = subprocess.Popen(command)
-        _, status, usage = os.wait4(process.pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        if not summary_path.exists():
-            raise SystemExit(f"simulate wrote no summary (exit {code}): {' '.join(command)}")
-        summary = json.loads(summary_path.read_text())
+        run = run_simulate(target, CLIP, args, Path(folder))
+    summary = run.summary
+    if summary is None:
+        raise SystemExit(f"simulate wrote no summary (exit {run.exit_code}): {' '.join(args)}")
     if summary["outcome"] != "ok":
         print(f"warning: {summary['outcome']}: {summary['error']}", file=sys.stderr)
-    return summary, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return summary, run.cpu_s, run.peak_rss_mib
 
 
 def figures(
