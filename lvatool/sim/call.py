@@ -102,6 +102,17 @@ def open_channel(options: ConnectOptions) -> grpc.Channel:
     or with a bad one, raises :class:`CallError` (``INVALID_ARGUMENT``) at once rather
     than after the connect timeout.
     """
+    target, channel_args, credentials = channel_settings(options)
+    if credentials is None:
+        return grpc.insecure_channel(target, options=channel_args)
+    return grpc.secure_channel(target, credentials, options=channel_args)
+
+
+def channel_settings(
+    options: ConnectOptions,
+) -> tuple[str, list[tuple[str, Any]], grpc.ChannelCredentials | None]:
+    """The address, channel arguments and TLS credentials (None: plaintext) of a channel
+    to ``options.target``, for the synchronous and the asyncio stacks alike."""
     try:
         target = parse_target(options.target)
     except AddressError as error:
@@ -112,11 +123,10 @@ def open_channel(options: ConnectOptions) -> grpc.Channel:
         if name != "grpc.so_reuseport"
     ]
     if options.tls_ca is None:
-        return grpc.insecure_channel(target, options=channel_args)
+        return target, channel_args, None
     if options.tls_server_name:
         channel_args.append(("grpc.ssl_target_name_override", options.tls_server_name))
-    credentials = grpc.ssl_channel_credentials(root_certificates=options.tls_ca)
-    return grpc.secure_channel(target, credentials, options=channel_args)
+    return target, channel_args, grpc.ssl_channel_credentials(root_certificates=options.tls_ca)
 
 
 #: How often a refused connection is tried again while a server may still be starting.
@@ -141,28 +151,51 @@ def wait_for_channel(channel: grpc.Channel, options: ConnectOptions) -> None:
     still be a server starting up, so the wait goes on to ``connect_timeout_s``; a TLS
     mistake cannot fix itself, so it fails at once, named (see :mod:`connect_errors`).
     """
-    timeout = options.connect_timeout_s
-    deadline = time.monotonic() + timeout
-    last_details = ""
+    attempts = ConnectAttempts(options)
     # Not grpc.channel_ready_future: its connectivity-polling thread outlives the wait and
     # dies with a traceback ("Channel deallocated!") when the channel closes soon after,
     # as it does when a refused session is given up at once.
     while True:
-        details = _probe(channel, min(max(deadline - time.monotonic(), 0.01), 2.0))
+        if attempts.connected(_probe(channel, attempts.probe_timeout())):
+            return
+        time.sleep(attempts.pause())  # a refused connection: ask again until the deadline
+
+
+class ConnectAttempts:
+    """The judgement of a connect wait, apart from how it probes and sleeps (it does
+    neither), so the synchronous and the asyncio waits decide alike."""
+
+    def __init__(self, options: ConnectOptions) -> None:
+        self.options = options
+        self.deadline = time.monotonic() + options.connect_timeout_s
+        self.last_details = ""
+
+    def probe_timeout(self) -> float:
+        """How long the next probe may take: what is left, at most 2 s."""
+        return min(max(self.deadline - time.monotonic(), 0.01), 2.0)
+
+    def connected(self, details: str | None) -> bool:
+        """True when the probe got through (``details`` None); raise :class:`CallError`
+        when the failure is lasting (a TLS mistake) or the deadline has passed."""
         if details is None:
-            return  # the server answered: connected
+            return True
+        options = self.options
         if details:
-            last_details = details
+            self.last_details = details
             problem = explain(options.target, details, tls=options.tls_ca is not None)
             if problem is not None and problem.lasting:
                 raise CallError(problem.sentence)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        time.sleep(min(_RETRY_S, left))  # a refused connection: ask again until the deadline
-    problem = explain(options.target, last_details, tls=options.tls_ca is not None)
-    reason = f": {problem.sentence.split(': ', 1)[1]}" if problem else ""
-    raise CallError(f"cannot connect to {options.target} within {timeout:g} s{reason}")
+        if time.monotonic() >= self.deadline:
+            problem = explain(options.target, self.last_details, tls=options.tls_ca is not None)
+            reason = f": {problem.sentence.split(': ', 1)[1]}" if problem else ""
+            raise CallError(
+                f"cannot connect to {options.target} within {options.connect_timeout_s:g} s{reason}"
+            )
+        return False
+
+    def pause(self) -> float:
+        """How long to wait before the next probe."""
+        return max(min(_RETRY_S, self.deadline - time.monotonic()), 0.0)
 
 
 _CLOSE = object()
@@ -299,17 +332,21 @@ class ExtensionCall:
             self._outbox.put(_CLOSE)
 
     def _undecodable(self, response: Undecodable) -> RemoteProtocolError:
-        """The protocol error of a response that is not a ``MediaStreamMessage`` at all.
-
-        Before the reply descriptor it breaks H2 (the first message must be a descriptor),
-        after it Q2 (each response acknowledges one sample with a ``media_sample``).
-        """
         with self._lock:
             first = self.session.state is ClientState.AWAIT_REPLY
-        what = "first message" if first else "a response"
-        return RemoteProtocolError(
-            f"the server's {what} is {response.size} bytes that do not parse as a "
-            f"MediaStreamMessage ({response.reason})",
-            rule="H2" if first else "Q2",
-            field="media_stream_descriptor" if first else "media_sample",
-        )
+        return undecodable_error(response, first=first)
+
+
+def undecodable_error(response: Undecodable, *, first: bool) -> RemoteProtocolError:
+    """The protocol error of a response that is not a ``MediaStreamMessage`` at all.
+
+    Before the reply descriptor (``first``) it breaks H2 (the first message must be a
+    descriptor), after it Q2 (each response acknowledges one sample with a ``media_sample``).
+    """
+    what = "first message" if first else "a response"
+    return RemoteProtocolError(
+        f"the server's {what} is {response.size} bytes that do not parse as a "
+        f"MediaStreamMessage ({response.reason})",
+        rule="H2" if first else "Q2",
+        field="media_stream_descriptor" if first else "media_sample",
+    )

@@ -5,10 +5,12 @@ A :class:`RunObserver` is told what each stream sends and what became of every f
 state a few times a second. ``lvatool simulate --results/--annotate/--report`` are
 observers; so can a user's own code be (``RunOptions(observers=[...])``).
 
-Observers are called from the streams' threads, concurrently: each must be thread-safe
-and quick (hand heavy work such as encoding video to a thread of its own, through a
-bounded queue). One that cannot go on (a full disk) raises :class:`ObserverError`: the
-run then ends as lvatool's own failure with that sentence, never silently short.
+Observers are called from the thread that runs the streams (one event loop for all of
+them), and ``sampled`` from the thread that watches the run: each must be thread-safe
+and quick, as every stream waits while it runs (hand heavy work such as encoding video
+to a thread of its own, through a bounded queue). One that cannot go on (a full disk)
+raises :class:`ObserverError`: the run then ends as lvatool's own failure with that
+sentence, never silently short.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ interval, as real cameras are not in phase.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -215,18 +216,29 @@ def _run_runners(
     started = time.monotonic()
     finished = [threading.Event() for _ in runners]
 
-    def run_one(runner: StreamRunner, done: threading.Event) -> None:
+    async def run_one(runner: StreamRunner, done: threading.Event) -> None:
         try:
-            runner.run()
+            await runner.run()
         except Exception as error:  # run() keeps its failures; this guards against its bugs
             runner.failure = runner.failure or internal_failure(error)
         finally:
             done.set()
 
-    for index, (runner, done) in enumerate(zip(runners, finished, strict=True)):
-        threading.Thread(
-            target=run_one, args=(runner, done), name=f"lvatool-stream-{index}", daemon=True
-        ).start()
+    async def run_all() -> None:
+        await asyncio.gather(*(run_one(r, d) for r, d in zip(runners, finished, strict=True)))
+
+    def run_loop() -> None:
+        try:
+            asyncio.run(run_all())
+        except BaseException as error:  # the loop itself failed: no stream may hang on it
+            for runner, done in zip(runners, finished, strict=True):
+                if not done.is_set():
+                    runner.failure = runner.failure or internal_failure(error)
+                    runner.connected.set()
+                    done.set()
+
+    # Every stream on one event loop, in one thread: see lvatool.sim.aio_call for why.
+    threading.Thread(target=run_loop, name="lvatool-streams", daemon=True).start()
     # Events, not Thread.join: a join interrupted by Ctrl-C can leave the thread looking
     # finished while it still runs, and its clean-up (the /dev/shm file) would be lost.
     try:

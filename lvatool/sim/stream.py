@@ -14,6 +14,7 @@ its exit code, so a crash can never look like a clean run.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import traceback
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import grpc
+import grpc.aio
 
 from lvatool.protocol import (
     AckReceived,
@@ -35,15 +36,8 @@ from lvatool.protocol import (
 )
 from lvatool.shm import RegionAllocator, SharedMemoryWriter
 from lvatool.shm.writer import SharedMemoryCreateError
-from lvatool.sim.call import (
-    CallEnded,
-    CallError,
-    ConnectOptions,
-    ExtensionCall,
-    ReaderCrashed,
-    open_channel,
-    wait_for_channel,
-)
+from lvatool.sim.aio_call import AsyncExtensionCall, open_async_channel, wait_for_async_channel
+from lvatool.sim.call import CallEnded, CallError, ConnectOptions, ReaderCrashed
 from lvatool.sim.decoder import DecodeEnded, PreparedFrame
 from lvatool.sim.observe import (
     FrameRecord,
@@ -152,6 +146,9 @@ class StreamRunner:
     ``schedule_offset_s`` shifts this stream's real-time schedule (staggered cameras).
     ``observers`` are told of every frame (:mod:`lvatool.sim.observe`), as stream
     number ``stream_index``, with times counted from ``origin`` (``time.monotonic()``).
+
+    :meth:`run` is a coroutine: every stream of a run shares one event loop (see
+    :mod:`lvatool.sim.aio_call` for why); :meth:`run_blocking` runs one stream alone.
     """
 
     def __init__(
@@ -184,16 +181,20 @@ class StreamRunner:
         self._inflight: OrderedDict[int, _Sent] = OrderedDict()
         self._expired: dict[int, _Sent] = {}
         self._allocator: RegionAllocator | None = None
-        self._call: ExtensionCall | None = None
+        self._call: AsyncExtensionCall | None = None
         self._ended: CallEnded | None = None
         self._last_progress = 0.0
 
     # -- the run -----------------------------------------------------------------------
-    def run(self) -> StreamStats:
+    def run_blocking(self) -> StreamStats:
+        """Run this stream alone on an event loop of its own; see :meth:`run`."""
+        return asyncio.run(self.run())
+
+    async def run(self) -> StreamStats:
         """Stream the whole source; failures are kept in ``self.failure``, never raised."""
         own: SharedFrames | None = None
         reader: FrameReader | None = None
-        channel: grpc.Channel | None = None
+        channel: grpc.aio.Channel | None = None
         shm: SharedMemoryWriter | None = None
         try:
             if isinstance(self.source, FrameReader):
@@ -210,8 +211,9 @@ class StreamRunner:
             preparer = reader.preparer
             channel = self._open_channel()
             if self.options.shm_bytes:
-                try:
-                    shm = SharedMemoryWriter(
+                try:  # reserving the file faults it in: not on the loop's time
+                    shm = await asyncio.to_thread(
+                        SharedMemoryWriter,
                         self.options.shm_bytes,
                         requested_by=f"--shm {self.options.shm_bytes / (1 << 20):g}",
                     )
@@ -226,14 +228,14 @@ class StreamRunner:
                 identifier="lvatool-simulate",
                 graph=self.options.graph,
             )
-            self._connect(channel, spec)
+            await self._connect(channel, spec)
             assert self._call is not None
             reader.on_ready(self._call.wake)
             self.connected.set()
             if own is not None:
                 own.start()
-            self._stream(reader, preparer, shm)
-            self._finish()
+            await self._stream(reader, preparer, shm)
+            await self._finish()
         except StreamFailure as failure:
             self.failure = failure
         except OSError as error:
@@ -244,14 +246,14 @@ class StreamRunner:
             self.failure = internal_failure(error)
         finally:
             self.connected.set()
-            self._clean_up(own, reader, channel, shm)
+            await self._clean_up(own, reader, channel, shm)
         return self.stats
 
-    def _clean_up(
+    async def _clean_up(
         self,
         own: SharedFrames | None,
         reader: FrameReader | None,
-        channel: grpc.Channel | None,
+        channel: grpc.aio.Channel | None,
         shm: SharedMemoryWriter | None,
     ) -> None:
         """Stop the stages, end the call, remove the buffer: whatever ended the stream."""
@@ -260,32 +262,35 @@ class StreamRunner:
             self.stats.frames_dropped_behind = reader.dropped
             self.stats.frames_dropped += reader.dropped
         if own is not None:
-            own.stop()
+            await asyncio.to_thread(own.stop)  # joins its threads
             self.stats.frames_decoded = own.decoded
             self.stats.frames_sampled_out = own.sampled_out
             self.stats.warnings.extend(skipped_packets_warning(own.source))
         self._give_up_on_pending()
-        if self._call is not None and self._ended is None:
-            self._call.cancel()
-        if shm is not None:
-            shm.close()
-        if channel is not None:
-            channel.close()
-        if self._call is not None:
-            self.stats.warnings.extend(self._call.warnings)
-
-    def _open_channel(self) -> grpc.Channel:
         try:
-            return open_channel(self.options.connect)
+            if self._call is not None:
+                if self._ended is None:
+                    self._call.cancel()
+                await self._call.finished()
+                self.stats.warnings.extend(self._call.warnings)
+        finally:  # the buffer goes whatever happened above
+            if shm is not None:
+                shm.close()
+            if channel is not None:
+                await channel.close()
+
+    def _open_channel(self) -> grpc.aio.Channel:
+        try:
+            return open_async_channel(self.options.connect)
         except CallError as error:
             raise StreamFailure("connect", str(error)) from None
 
-    def _connect(self, channel: grpc.Channel, spec: StreamSpec) -> None:
+    async def _connect(self, channel: grpc.aio.Channel, spec: StreamSpec) -> None:
         options = self.options.connect
         try:
-            wait_for_channel(channel, options)
-            self._call = ExtensionCall(channel, spec, options)
-            self._call.handshake(options.connect_timeout_s)
+            await wait_for_async_channel(channel, options)
+            self._call = AsyncExtensionCall(channel, spec, options)
+            await self._call.handshake(options.connect_timeout_s)
         except CallError as error:
             kind = "connect" if error.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED") else "refused"
             raise StreamFailure(kind, str(error)) from None
@@ -297,14 +302,14 @@ class StreamRunner:
             raise internal_reader_failure(error) from None
         self._last_progress = time.monotonic()
 
-    def _stream(
+    async def _stream(
         self, reader: FrameReader, preparer: FramePreparer, shm: SharedMemoryWriter | None
     ) -> None:
         call = self._call
         assert call is not None
         base_ticks = int(time.time() * self.options.timescale)  # F3: ticks since the epoch
         while not self.stop.is_set():
-            item = self._next_frame(reader)
+            item = await self._next_frame(reader)
             if isinstance(item, DecodeEnded):
                 if item.crash is not None:
                     raise our_fault(str(item.error), item.crash)
@@ -314,14 +319,14 @@ class StreamRunner:
             scheduled: float | None = None
             if self.options.realtime:  # an absolute schedule: no drift over a long run
                 scheduled = reader.epoch + self.schedule_offset_s + item.time_s
-                self._pause_until(scheduled)
-            self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
+                await self._pause_until(scheduled)
+            await self._wait_until(lambda: len(self._inflight) < self.options.max_in_flight)
             size = preparer.sample_size(item.prepared)
             timestamp = base_ticks + round(item.time_s * self.options.timescale)
             content: bytes | ContentReference
             region = None
             if shm is not None:
-                region = self._place(size)
+                region = await self._place(size)
                 if region is None:
                     self.stats.frames_dropped += 1
                     if self.observers:
@@ -350,7 +355,7 @@ class StreamRunner:
             if self.observers:
                 self._tell_sent(sent, item, preparer)
 
-    def _next_frame(self, reader: FrameReader) -> PreparedFrame | DecodeEnded:
+    async def _next_frame(self, reader: FrameReader) -> PreparedFrame | DecodeEnded:
         """The next prepared frame; acknowledgements are serviced while it is awaited.
 
         One wait serves both: the reader wakes the call's event wait when a frame comes
@@ -360,11 +365,11 @@ class StreamRunner:
             item = reader.get(0.0)
             if item is not None:
                 return item
-            self._service(0.05)
+            await self._service(0.05)
             self._expire(time.monotonic())
         raise StreamFailure("stopped", "interrupted")
 
-    def _place(self, size: int) -> int | None:
+    async def _place(self, size: int) -> int | None:
         """A region for a sample of ``size`` bytes, waiting or dropping when full (M5)."""
         assert self._allocator is not None
         if size > self._allocator.capacity:
@@ -376,7 +381,9 @@ class StreamRunner:
         allocator = self._allocator
         if self.options.on_full == "wait":
             timeout = self.options.ack_timeout_s
-            self._wait_until(lambda: allocator.fits(size), deadline=time.monotonic() + timeout)
+            await self._wait_until(
+                lambda: allocator.fits(size), deadline=time.monotonic() + timeout
+            )
             if not allocator.fits(size):
                 raise StreamFailure(
                     "stalled",
@@ -385,15 +392,15 @@ class StreamRunner:
                 )
         return allocator.allocate(size)
 
-    def _finish(self) -> None:
+    async def _finish(self) -> None:
         """Half-close, collect the outstanding acks, and see the call end OK (Q6)."""
         call = self._call
         assert call is not None
         call.close()
-        self._wait_until(lambda: not self._inflight, final=True)
+        await self._wait_until(lambda: not self._inflight, final=True)
         deadline = time.monotonic() + self.options.ack_timeout_s
         while self._ended is None and time.monotonic() < deadline:
-            self._service(deadline - time.monotonic())
+            await self._service(deadline - time.monotonic())
         if self._ended is None:
             self.stats.warnings.add(
                 f"the extension did not end the call within {self.options.ack_timeout_s:g} s "
@@ -401,7 +408,7 @@ class StreamRunner:
             )
 
     # -- waiting and events ---------------------------------------------------------------
-    def _wait_until(
+    async def _wait_until(
         self, check: Callable[[], bool], *, deadline: float | None = None, final: bool = False
     ) -> None:
         """Service events until ``check()`` holds or ``deadline`` passes; never unbounded."""
@@ -417,18 +424,18 @@ class StreamRunner:
             wait = 0.05
             if deadline is not None:
                 wait = min(wait, deadline - now)
-            self._service(max(wait, 0.0))
+            await self._service(max(wait, 0.0))
 
-    def _pause_until(self, moment: float) -> None:
+    async def _pause_until(self, moment: float) -> None:
         """Service events until the monotonic clock reaches ``moment`` (real-time pacing)."""
-        self._wait_until(lambda: time.monotonic() >= moment, deadline=moment)
+        await self._wait_until(lambda: time.monotonic() >= moment, deadline=moment)
 
-    def _service(self, timeout_s: float) -> None:
+    async def _service(self, timeout_s: float) -> None:
         assert self._call is not None
-        event = self._call.next_event(timeout_s)
+        event = await self._call.next_event(timeout_s)
         while event is not None:
             self._handle(event)
-            event = self._call.next_event(0.0)
+            event = await self._call.next_event(0.0)
 
     def _handle(self, event: object) -> None:
         if isinstance(event, AckReceived):

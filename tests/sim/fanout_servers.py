@@ -3,6 +3,9 @@
 - ``STALLS_FIRST_SESSION``: the first session gets its reply descriptor and then no
   acknowledgement ever; every later session is served at once. One simulated camera is
   stalled, the others must go on.
+- ``STOPS_READING_FIRST_SESSION``: the first session gets its reply descriptor and then
+  nothing is read from it any more, so large samples fill gRPC's flow-control window and
+  the client's writes wait; every later session is served at once.
 - ``SLOW``: every sample is acknowledged :data:`SLOW_S` after it arrives, one at a time:
   a paced sender falls behind its schedule, which its latency must show.
 
@@ -32,6 +35,7 @@ SLOW_S = 0.05  # SLOW: processing time of each sample
 
 class Behaviour(enum.StrEnum):
     STALLS_FIRST_SESSION = "stalls-first-session"
+    STOPS_READING_FIRST_SESSION = "stops-reading-first-session"
     SLOW = "slow"
 
 
@@ -72,7 +76,9 @@ class FanoutServer:
     ) -> Iterator[Message]:
         with self._lock:
             self.sessions += 1
-            stalled = self.behaviour is Behaviour.STALLS_FIRST_SESSION and self.sessions == 1
+            first = self.sessions == 1
+        stalled = first and self.behaviour is Behaviour.STALLS_FIRST_SESSION
+        deaf = first and self.behaviour is Behaviour.STOPS_READING_FIRST_SESSION
         deadline = time.monotonic() + CALL_LIMIT_S
         session = ServerSession("fanout")
         for message in requests:
@@ -81,6 +87,9 @@ class FanoutServer:
             event = session.receive(message)
             if not isinstance(event, SampleReceived):
                 yield session.reply_descriptor()
+                if deaf:  # read nothing more until the client gives up or the server stops
+                    self._ended.wait(CALL_LIMIT_S)
+                    return
                 continue
             if stalled:
                 continue  # read on, answer nothing

@@ -9,12 +9,15 @@ was held back (latency from scheduled send > service time from actual send).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
 from lvatool.conformance import Outcome, run_client_suite
-from tests.sim.fanout_servers import Behaviour, FanoutServer
+from tests.sim.fanout_servers import CALL_LIMIT_S, Behaviour, FanoutServer
 from tests.sim.simrun import lvatool_shm_files, run
+
+BARS_1080 = Path(__file__).resolve().parents[2] / "samples" / "videos" / "bars1080.mp4"
 
 
 @pytest.mark.parametrize("transfer", [[], ["--shm", "8"]], ids=["embedded", "shm"])
@@ -70,6 +73,23 @@ def test_a_stalled_stream_does_not_stall_the_others() -> None:
         # never held back for as long as the stalled stream waited for its acks
         assert stream["latency_ms"]["max"] < 1000 * ack_timeout_s
     assert not lvatool_shm_files()
+
+
+def test_a_stream_whose_writes_wait_still_times_out_and_the_others_go_on() -> None:
+    """The extension stops reading its first session: 6 MB embedded frames fill gRPC's
+    flow-control window, so that stream's writes wait. Its acks must still time out (its
+    sends are queued, never awaited by the stream), and the other stream must finish."""
+    ack_timeout_s = 3.0
+    with FanoutServer(Behaviour.STOPS_READING_FIRST_SESSION) as server:
+        code, summary, output = run(
+            "--target", server.address, "--streams", "2", "--max-frames", "30",
+            "--format", "raw", "--ack-timeout", str(ack_timeout_s), "--video", str(BARS_1080),
+        )  # fmt: skip
+    assert code == 1, output
+    outcomes = sorted(s["outcome"] for s in summary["per_stream"])
+    assert outcomes == ["ok", "stalled"], summary["per_stream"]
+    assert summary["frames_acked"] == 30  # the served stream, all of its frames
+    assert summary["elapsed_s"] < CALL_LIMIT_S / 2  # given up after its ack timeout
 
 
 def test_latency_from_schedule_shows_what_a_slow_extension_holds_back() -> None:
