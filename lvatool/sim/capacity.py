@@ -7,12 +7,13 @@ up to ``max_streams``; after the first failure it bisects between the highest pa
 the lowest failure until they are adjacent. The answer (:func:`conclude`) is the highest
 passing count below the lowest failing one.
 
-A step passes (:func:`judge`) when, over its steady window (the warm-up excluded), the
-cameras' acknowledged frames keep up with what was offered, p99 latency is within the
-SLO, and no frame was dropped or timed out. A failing step is also asked whether the
-*simulator* was what fell short (its own CPU used up, or its sender behind schedule while
-the extension kept up): a capacity bounded by such a step would measure lvatool, not the
-extension, so :func:`conclude` refuses to call it one.
+A step passes (:func:`judge`) when, over its steady window (the warm-up excluded), every
+camera's acknowledged frames keep up with what it offered, p99 latency of the frames
+acknowledged in the window is within the SLO, and no frame was dropped or timed out. A
+failing step is also asked whether the *simulator* was what fell short (its own CPU
+used up, or its sender behind schedule while the extension kept up): a capacity bounded
+by such a step would measure lvatool, not the extension, so :func:`conclude` refuses to
+call it one.
 
 Nothing here does I/O or reads a clock; the runner (:mod:`lvatool.sim.capacity_run`)
 measures, this module decides, so every rule is unit-tested on plain numbers.
@@ -60,6 +61,9 @@ class StepFigures:
 
     ``error`` is the sentence of a stream that ended early (the extension refused a
     session, stopped answering …); such a step fails with that reason.
+    ``slowest_camera`` is the camera (stream number) that had the fewest frames
+    acknowledged in the window, and how many: the total can keep up while one camera
+    starves, so each camera is judged too. None when not measured per camera.
     """
 
     streams: int
@@ -75,6 +79,7 @@ class StepFigures:
     cpu_s: float = 0.0
     usable_cores: int = 1
     error: str | None = None
+    slowest_camera: tuple[int, int] | None = None
 
     @property
     def offered_fps(self) -> float:
@@ -112,15 +117,17 @@ class StepResult:
         return self.figures.streams
 
 
-def _kept_up(frames: int, figures: StepFigures, fraction: float) -> bool:
-    """Whether ``frames`` in the window is at least ``fraction`` of what was offered.
+def _kept_up(frames: int, figures: StepFigures, fraction: float, cameras: int = 0) -> bool:
+    """Whether ``frames`` in the window is at least ``fraction`` of what ``cameras``
+    offered (every camera of the step when 0).
 
     A window of T seconds holds floor or ceil of T × rate frames of a periodic camera,
     so one frame per camera of slack keeps a perfect step from failing on where the
     window happened to start.
     """
-    expected = figures.offered_fps * figures.window_s
-    return frames + figures.streams >= fraction * expected
+    cameras = cameras or figures.streams
+    expected = cameras * figures.camera_fps * figures.window_s
+    return frames + cameras >= fraction * expected
 
 
 def judge(figures: StepFigures, criteria: Criteria) -> StepResult:
@@ -132,6 +139,13 @@ def judge(figures: StepFigures, criteria: Criteria) -> StepResult:
         reasons.append("no steady window was measured (the step ended during its warm-up)")
     elif not _kept_up(figures.frames_acked, figures, criteria.rate_fraction):
         reasons.append(f"acked {figures.acked_fps:.1f} of {figures.offered_fps:.1f} frames/s")
+    elif figures.slowest_camera is not None:
+        camera, acked = figures.slowest_camera
+        if not _kept_up(acked, figures, criteria.rate_fraction, cameras=1):
+            reasons.append(
+                f"camera {camera} acked {acked / figures.window_s:.1f} of "
+                f"{figures.camera_fps:.1f} frames/s"
+            )
     if figures.p99_ms > criteria.slo_p99_ms:
         reasons.append(f"p99 {figures.p99_ms:.0f} ms over the {criteria.slo_p99_ms:g} ms SLO")
     if figures.frames_dropped:

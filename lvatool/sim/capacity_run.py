@@ -7,20 +7,24 @@ CPU time, a few times a second); the steady window is the part of those samples 
 the warm-up, so start-up costs (connections, encoder set-up, the extension's first
 frames) do not count against the extension.
 
-Latency, drops and time-outs are read from the run's published summary (the
-``simulate-summary`` shape), through :func:`step_latency_ms` and :func:`step_losses`
-only, so the search follows whatever the summary measures.
+What happened inside the window is told frame by frame by a :class:`StepRecorder`
+(a :class:`~lvatool.sim.observe.RunObserver`): each camera's acknowledgements, so one
+starving camera cannot hide behind the total; the latency (from each frame's scheduled
+send) of the frames acknowledged in the window, so the warm-up's first slow frames do
+not count against the extension; and the frames dropped or timed out after the warm-up.
+Frames a stream lost by falling a whole fan-out window behind are not told per frame;
+they come from the run's summary and always fail the step.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from lvatool.sim.capacity import (
     Answer,
@@ -32,8 +36,9 @@ from lvatool.sim.capacity import (
     judge,
     next_streams,
 )
+from lvatool.sim.observe import FrameRecord, RunInfo, RunObserver
 from lvatool.sim.run import RunOptions, simulate
-from lvatool.sim.stats import RunSummary
+from lvatool.sim.stats import LatencyHistogram, RunSummary
 
 #: Run outcomes that end the search at once: no later step could mean more.
 #: "connect": the extension cannot be reached (or went away); "violation": it broke the
@@ -127,37 +132,77 @@ class _WindowSampler:
         return inside[0], inside[-1], in_flight
 
 
-def step_latency_ms(summary: dict[str, Any]) -> tuple[float, float]:
-    """p50 and p99 latency of a step, in ms: the one place the search reads latency.
+class StepRecorder(RunObserver):
+    """What each frame of a step became, with when, so the window can be cut afterwards.
 
-    Read from the summary's published ``latency_ms`` (schema ``simulate-summary``): the
-    time from each frame's *scheduled* send to its ack where the summary measures that
-    (so a sender held back by a slow extension cannot hide it), the round trip from the
-    actual send where it does not.
+    Times are ``time.monotonic()``, as the window's are: an acknowledged frame counts at
+    its ack, a frame that timed out at its send (it was offered in the window whenever
+    its time-out fell), a dropped frame when it was dropped.
     """
-    latency = summary["latency_ms"]
-    return float(latency["p50"]), float(latency["p99"])
 
+    def __init__(self, streams: int) -> None:
+        self._origin = 0.0
+        self._acks: list[list[float]] = [[] for _ in range(streams)]  # per camera, in order
+        self._latencies: list[tuple[float, float]] = []  # (acked at, ms), in ack order
+        self._losses: list[tuple[float, str]] = []  # (at, "dropped" or "timed_out")
 
-def step_losses(summary: dict[str, Any]) -> tuple[int, int]:
-    """Frames dropped (for want of buffer room, or behind schedule) and frames timed out."""
-    dropped = int(summary["frames_dropped"]) + int(summary.get("frames_dropped_behind", 0))
-    return dropped, int(summary["frames_timed_out"])
+    def run_started(self, run: RunInfo) -> None:
+        self._origin = run.origin
+
+    def frame_done(self, record: FrameRecord) -> None:
+        if record.status == "acked" and record.acked_s is not None:
+            at = self._origin + record.acked_s
+            self._acks[record.stream].append(at)
+            self._latencies.append((at, record.latency_ms or 0.0))
+        elif record.status == "timed_out":
+            self._losses.append((self._origin + (record.sent_s or 0.0), "timed_out"))
+        elif record.status == "dropped":
+            self._losses.append((time.monotonic(), "dropped"))
+
+    def slowest_camera(self, opens: float, closes: float) -> tuple[int, int]:
+        """The camera with the fewest acks in [opens, closes], and how many it had."""
+        counts = [
+            bisect.bisect_right(acks, closes) - bisect.bisect_left(acks, opens)
+            for acks in self._acks
+        ]
+        camera = min(range(len(counts)), key=counts.__getitem__)
+        return camera, counts[camera]
+
+    def latency_ms(self, opens: float, closes: float) -> tuple[float, float]:
+        """p50 and p99 of the frames acknowledged in [opens, closes]."""
+        histogram = LatencyHistogram()
+        for at, milliseconds in self._latencies:
+            if opens <= at <= closes:
+                histogram.add(milliseconds)
+        return histogram.percentile(0.50), histogram.percentile(0.99)
+
+    def losses(self, opens: float) -> tuple[int, int]:
+        """Frames dropped and frames timed out from ``opens`` on (the warm-up excluded)."""
+        after = [kind for at, kind in self._losses if at >= opens]
+        return after.count("dropped"), after.count("timed_out")
 
 
 def _figures(
-    summary: RunSummary, sampler: _WindowSampler, options: CapacityOptions, cores: int
+    summary: RunSummary,
+    sampler: _WindowSampler,
+    recorder: StepRecorder,
+    options: CapacityOptions,
+    cores: int,
 ) -> StepFigures:
-    published = summary.as_dict()
-    p50, p99 = step_latency_ms(published)
-    dropped, timed_out = step_losses(published)
     window = sampler.window(options.warmup, options.step_s)
+    slowest: tuple[int, int] | None = None
     if window is None:  # judged as "no steady window"
         window_s, sent, acked, in_flight, cpu_s = 0.0, 0, 0, 0.0, 0.0
+        p50 = p99 = 0.0
+        dropped, timed_out = recorder.losses(float("-inf"))
     else:
         start, end, in_flight = window
         window_s, cpu_s = end.at - start.at, end.cpu_s - start.cpu_s
         sent, acked = end.sent - start.sent, end.acked - start.acked
+        slowest = recorder.slowest_camera(start.at, end.at)
+        p50, p99 = recorder.latency_ms(start.at, end.at)
+        dropped, timed_out = recorder.losses(start.at)
+    dropped += summary.stats.frames_dropped_behind
     return StepFigures(
         streams=summary.streams,
         camera_fps=options.camera_fps,
@@ -172,6 +217,7 @@ def _figures(
         cpu_s=cpu_s,
         usable_cores=cores,
         error=summary.error if summary.outcome != "ok" else None,
+        slowest_camera=slowest,
     )
 
 
@@ -234,14 +280,17 @@ def _search(
     while (streams := next_streams(options.max_streams, report.steps)) is not None:
         if on_start is not None:
             on_start(streams)
-        sampler = _WindowSampler()
-        result = simulate(_step_options(options, streams), stop, on_progress=sampler)
+        sampler, recorder = _WindowSampler(), StepRecorder(streams)
+        run = _step_options(options, streams)
+        run = replace(run, observers=(*run.observers, recorder))
+        result = simulate(run, stop, on_progress=sampler)
         summary = result.summary
         if summary.outcome in ABORTING_OUTCOMES:
             report.aborted, report.error = summary.outcome, summary.error
             report.details = next((f.details for f in result.failures if f.details), None)
             return
-        step = judge(_figures(summary, sampler, options, report.usable_cores), criteria)
+        figures = _figures(summary, sampler, recorder, options, report.usable_cores)
+        step = judge(figures, criteria)
         report.steps.append(step)
         if on_step is not None:
             on_step(step)
@@ -252,8 +301,7 @@ __all__ = [
     "ABORTING_OUTCOMES",
     "CapacityOptions",
     "CapacityReport",
+    "StepRecorder",
     "find_capacity",
-    "step_latency_ms",
-    "step_losses",
     "usable_cores",
 ]

@@ -177,6 +177,21 @@ def test_each_criterion_fails_a_step_with_its_reason(
     assert any(reason in text for text in result.reasons), result.reasons
 
 
+def test_one_starving_camera_fails_a_step_whose_total_keeps_up() -> None:
+    """64 cameras at 10 frames/s for 10 s: one camera with nothing acknowledged is 1.6 %
+    of the total, well inside its 5 %; judged per camera, the step fails and names it."""
+    starving = figures(64, frames_acked=63 * 100, slowest_camera=(17, 0))
+    result = judge(starving, CRITERIA)
+    assert not result.passed
+    assert result.reasons == ("camera 17 acked 0.0 of 10.0 frames/s",), result.reasons
+
+
+def test_a_camera_at_its_own_slack_passes() -> None:
+    """One frame of slack per camera, as for the total: 95 of 100 less one frame passes."""
+    assert judge(figures(slowest_camera=(2, 94)), CRITERIA).passed
+    assert not judge(figures(slowest_camera=(2, 93)), CRITERIA).passed
+
+
 def test_every_reason_is_given_not_just_the_first() -> None:
     result = judge(figures(frames_acked=100, p99_ms=900.0, frames_dropped=1), CRITERIA)
     assert len(result.reasons) == 3
