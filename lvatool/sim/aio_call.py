@@ -30,18 +30,17 @@ from lvatool.protocol import (
     ClientState,
     ContentReference,
     ProtocolError,
-    ReplyReceived,
     StreamSpec,
 )
 from lvatool.protocol.wire import Undecodable, decode_message
 from lvatool.sim.call import (
     CallEnded,
-    CallError,
     ConnectAttempts,
     ConnectOptions,
     Event,
     ReaderCrashed,
     channel_settings,
+    reply_of,
     undecodable_error,
 )
 
@@ -111,21 +110,9 @@ class AsyncExtensionCall:
         event = await self.next_event(timeout_s)
         if event is None:
             self.cancel()
-            raise CallError(
-                f"no reply descriptor from {self.options.target} within {timeout_s:g} s",
-                code="DEADLINE_EXCEEDED",
-            )
-        if isinstance(event, ReplyReceived):
-            self.warnings.extend(event.warnings)
-            return event.descriptor
-        if isinstance(event, CallEnded):
-            raise CallError(
-                f"the server ended the call before its descriptor: {event.code}: {event.details}",
-                code=event.code,
-            )
-        if isinstance(event, ProtocolError | ReaderCrashed):
-            raise event
-        raise CallError("the server acknowledged a sample before its descriptor", code="INTERNAL")
+        reply = reply_of(event, self.options.target, timeout_s)
+        self.warnings.extend(reply.warnings)
+        return reply.descriptor
 
     def send(
         self,

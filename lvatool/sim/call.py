@@ -249,21 +249,9 @@ class ExtensionCall:
         event = self.next_event(timeout_s)
         if event is None:
             self.cancel()
-            raise CallError(
-                f"no reply descriptor from {self.options.target} within {timeout_s:g} s",
-                code="DEADLINE_EXCEEDED",
-            )
-        if isinstance(event, ReplyReceived):
-            self.warnings.extend(event.warnings)
-            return event.descriptor
-        if isinstance(event, CallEnded):
-            raise CallError(
-                f"the server ended the call before its descriptor: {event.code}: {event.details}",
-                code=event.code,
-            )
-        if isinstance(event, ProtocolError | ReaderCrashed):
-            raise event
-        raise CallError("the server acknowledged a sample before its descriptor", code="INTERNAL")
+        reply = reply_of(event, self.options.target, timeout_s)
+        self.warnings.extend(reply.warnings)
+        return reply.descriptor
 
     def send(
         self,
@@ -335,6 +323,25 @@ class ExtensionCall:
         with self._lock:
             first = self.session.state is ClientState.AWAIT_REPLY
         return undecodable_error(response, first=first)
+
+
+def reply_of(event: Event | None, target: str, timeout_s: float) -> ReplyReceived:
+    """The server's reply descriptor from the first event of a call, or the error that
+    says why there is none (None: nothing came within ``timeout_s``)."""
+    if isinstance(event, ReplyReceived):
+        return event
+    if event is None:
+        raise CallError(
+            f"no reply descriptor from {target} within {timeout_s:g} s", code="DEADLINE_EXCEEDED"
+        )
+    if isinstance(event, CallEnded):
+        raise CallError(
+            f"the server ended the call before its descriptor: {event.code}: {event.details}",
+            code=event.code,
+        )
+    if isinstance(event, ProtocolError | ReaderCrashed):
+        raise event
+    raise CallError("the server acknowledged a sample before its descriptor", code="INTERNAL")
 
 
 def undecodable_error(response: Undecodable, *, first: bool) -> RemoteProtocolError:
