@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from lvatool.sim.capacity import Answer, Outcome, StepResult
+from lvatool.sim.capacity import Answer, Outcome, StepFigures, StepResult
 from lvatool.sim.capacity_run import CapacityReport
 from lvatool.text import as_text
 
@@ -87,6 +87,7 @@ def _step_document(step: StepResult) -> dict[str, Any]:
         "offered_fps": round(f.offered_fps, 3),
         "sent_fps": round(f.sent_fps, 3),
         "acked_fps": round(f.acked_fps, 3),
+        "slowest_camera": _slowest_camera(f),
         "latency_ms": {"p50": round(f.p50_ms, 3), "p99": round(f.p99_ms, 3)},
         "frames_dropped": f.frames_dropped,
         "frames_timed_out": f.frames_timed_out,
@@ -98,6 +99,14 @@ def _step_document(step: StepResult) -> dict[str, Any]:
         "reasons": list(step.reasons),
         "simulator_bottleneck": step.simulator_bottleneck,
     }
+
+
+def _slowest_camera(f: StepFigures) -> dict[str, Any] | None:
+    """The camera with the fewest frames acknowledged in the window, as frames/s."""
+    if f.slowest_camera is None or f.window_s <= 0:
+        return None
+    camera, acked = f.slowest_camera
+    return {"camera": camera, "acked_fps": round(acked / f.window_s, 3)}
 
 
 def to_document(report: CapacityReport) -> dict[str, Any]:

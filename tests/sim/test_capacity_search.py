@@ -60,6 +60,10 @@ def test_finds_the_known_capacity_of_a_fixed_rate_extension() -> None:
     over = steps[8]  # twice the capacity: the extension, not the simulator, falls short
     assert not over["passed"] and over["simulator_bottleneck"] is None
     assert over["acked_fps"] < 0.95 * over["offered_fps"]
+    # Each camera is judged too: a passing step's slowest camera kept the rate.
+    slowest = steps[1]["slowest_camera"]
+    assert slowest["camera"] == 0 and slowest["acked_fps"] >= 0.9 * CAMERA_FPS, steps[1]
+    assert over["slowest_camera"]["acked_fps"] < CAMERA_FPS
     # Each step is printed as it runs, then the one closing line.
     for step in document["steps"]:
         camera_word = "camera" if step["streams"] == 1 else "cameras"
