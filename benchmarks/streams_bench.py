@@ -15,7 +15,12 @@ Figures per run: frames/s acknowledged (all streams), simulate's CPU ms per fram
 simulate's peak RSS (MiB; shared-memory pages the simulator touched are counted in it),
 the shm files' total size, p50/p99 latency from scheduled send and p99 service time.
 
-Usage: python benchmarks/streams_bench.py [--streams 1 4 16 64] [--realtime-s 20] [--json FILE]
+With ``--repeat N`` the rows are run N times, in rounds (every row once per round, so
+drift on the shared machine hits every row alike); each figure is the median of its N
+runs, and each round prints its CPU-per-frame ratio of the fewest to the most streams.
+
+Usage: python benchmarks/streams_bench.py [--streams 1 4 16 64] [--cases ...] [--repeat N]
+       [--realtime-s 20] [--json FILE]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -109,20 +115,27 @@ def main() -> int:
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 4, 16, 64])
     parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--realtime-s", type=float, default=20.0, help="0: skip that run")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds through every row; medians are kept"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    results: dict[str, dict[str, float]] = {}
+    rounds: dict[str, list[dict[str, float]]] = {}
     with serve_for(max([*args.streams, 64])) as target:
-        for case in args.cases:
-            for streams in args.streams:
-                frames = frames_per_stream(streams)
-                summary, cpu_s, rss = simulate(
-                    target, "--streams", str(streams), "--max-frames", str(frames), *CASES[case]
-                )
-                shm = SHM_MIB * streams if "--shm" in CASES[case] else 0.0
-                results[f"{case} x{streams}"] = figures(summary, cpu_s, rss, shm)
-                print(f"{case} x{streams}: {results[f'{case} x{streams}']}", flush=True)
+        for round_number in range(1, args.repeat + 1):
+            for case in args.cases:
+                for streams in args.streams:
+                    frames = frames_per_stream(streams)
+                    summary, cpu_s, rss = simulate(
+                        target, "--streams", str(streams), "--max-frames", str(frames),
+                        *CASES[case],
+                    )  # fmt: skip
+                    shm = SHM_MIB * streams if "--shm" in CASES[case] else 0.0
+                    row = figures(summary, cpu_s, rss, shm)
+                    rounds.setdefault(f"{case} x{streams}", []).append(row)
+                    print(f"round {round_number}: {case} x{streams}: {row}", flush=True)
+                print_cpu_ratio(case, args.streams, rounds, round_number)
         if args.realtime_s > 0:
             fps = 5
             decoded = int(30 * args.realtime_s)  # the clip is 30 frames/s; 1 in 6 is kept
@@ -130,9 +143,28 @@ def main() -> int:
                 target, "--streams", "64", "--realtime", "--max-fps", str(fps),
                 "--max-frames", str(decoded), *CASES["jpeg-416"],
             )  # fmt: skip
-            results["jpeg-416 x64 realtime 5fps"] = figures(summary, cpu_s, rss, 0.0)
+            rounds["jpeg-416 x64 realtime 5fps"] = [figures(summary, cpu_s, rss, 0.0)]
+    results = {
+        name: {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        for name, runs in rounds.items()
+    }
     report(results, args.json)
     return 0
+
+
+def print_cpu_ratio(
+    case: str, streams: list[int], rounds: dict[str, list[dict[str, float]]], round_number: int
+) -> None:
+    """CPU per frame at the fewest streams over that at the most, in this round: the
+    fan-out's saving, measured by runs minutes apart rather than across sessions."""
+    fewest, most = min(streams), max(streams)
+    if fewest == most:
+        return
+    ratio = (
+        rounds[f"{case} x{fewest}"][-1]["cpu_ms_per_frame"]
+        / rounds[f"{case} x{most}"][-1]["cpu_ms_per_frame"]
+    )
+    print(f"round {round_number}: {case} CPU per frame x{fewest} / x{most} = {ratio:.2f}")
 
 
 if __name__ == "__main__":
