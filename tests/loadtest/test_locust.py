@@ -1,7 +1,8 @@
 """Real Locust runs of the packaged camera user against ``lvatool serve`` over loopback.
 
 Each run is a few seconds of real traffic (issue 9): a master with two worker processes
-whose statistics reach the master's CSV, an extension that refuses every session, and a
+whose statistics reach the master's CSV (started apart, and forked by ``--processes``), an
+extension that refuses every session, and a
 bad option refused before anything starts.
 """
 
@@ -52,6 +53,22 @@ def test_master_and_two_workers_report_round_trips_to_the_csv(tmp_path: Path) ->
     assert int(rows[("handshake", NAME)]["Request Count"]) == 4  # one session per user
     assert failure_rows(prefix) == []
     assert all(worker_code == RUN_OK for worker_code, _ in worker_results), worker_results
+
+
+def test_processes_forks_workers_that_each_decode_their_own_clip(tmp_path: Path) -> None:
+    """``--processes 2``: Locust forks a master and two workers from one command. Each
+    worker must decode its clip after the fork (a decoder thread does not survive one),
+    and every worker's round trips must reach the master's CSV, none failed."""
+    prefix = tmp_path / "run"
+    with serving() as address:
+        code, output = finish(
+            locust("--processes", "2", "-H", address, "--csv", str(prefix), *LOAD)
+        )
+    assert code == RUN_OK, output
+    rows = stats_rows(prefix)
+    assert int(rows[("", "Aggregated")]["Failure Count"]) == 0, failure_rows(prefix)
+    assert int(rows[("grpc", NAME)]["Request Count"]) > 0, output
+    assert int(rows[("handshake", NAME)]["Request Count"]) == 4  # one session per user
 
 
 def test_an_extension_that_refuses_every_session_is_reported_as_failures(
