@@ -16,6 +16,7 @@ every wait here has one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from collections import deque
 from collections.abc import Sequence
@@ -175,7 +176,8 @@ class AsyncExtensionCall:
 
     def wake(self) -> None:
         """End a :meth:`next_event` wait early (safe from any thread): something else is ready."""
-        self._loop.call_soon_threadsafe(self._arrived.set)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+            self._loop.call_soon_threadsafe(self._arrived.set)
 
     async def finished(self) -> None:
         """Wait for both tasks to end; call it once the call has ended or been cancelled
