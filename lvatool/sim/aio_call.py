@@ -28,12 +28,10 @@ import grpc.aio
 from lvatool.contract import METHOD_PATH, extension_pb2, inferencing_pb2
 from lvatool.protocol import (
     ClientSession,
-    ClientState,
     ContentReference,
-    ProtocolError,
     StreamSpec,
 )
-from lvatool.protocol.wire import Undecodable, decode_message
+from lvatool.protocol.wire import decode_message
 from lvatool.sim.call import (
     CallEnded,
     ConnectAttempts,
@@ -42,7 +40,7 @@ from lvatool.sim.call import (
     ReaderCrashed,
     channel_settings,
     reply_of,
-    undecodable_error,
+    response_event,
 )
 
 Message = extension_pb2.MediaStreamMessage
@@ -197,19 +195,12 @@ class AsyncExtensionCall:
                 message = await call.read()
                 if message is grpc.aio.EOF:
                     break
-                if isinstance(message, Undecodable):
-                    first = self.session.state is ClientState.AWAIT_REPLY
-                    self._put(undecodable_error(message, first=first))
-                    self.cancel()
-                    return
-                try:
-                    event = self.session.receive(message)
-                except ProtocolError as error:
-                    self._put(error)
-                    self.cancel()
-                    return
+                event, broken = response_event(self.session, message)
                 if event is not None:
                     self._put(event)
+                if broken:
+                    self.cancel()
+                    return
             self._put(CallEnded("OK", ""))
         except grpc.aio.AioRpcError as error:
             code = error.code()

@@ -4,7 +4,10 @@
 :class:`~lvatool.protocol.ClientSession`. The caller sends samples; a reader thread
 feeds every response to the session and queues the resulting events, so the caller can
 wait for acknowledgements with a deadline. The call itself has no overall deadline (a
-camera streams for days), but every wait here does.
+camera streams for days), but every wait here does. The conformance checker and the
+Locust user drive it; ``lvatool simulate`` runs its streams on the asyncio twin,
+:mod:`lvatool.sim.aio_call`, which shares the verdicts here (:func:`response_event`,
+:func:`reply_of`, :class:`ConnectAttempts`).
 
 Responses are parsed here, not by gRPC: bytes that are not a ``MediaStreamMessage`` are
 the extension breaking the protocol (a :class:`~lvatool.protocol.RemoteProtocolError`),
@@ -199,7 +202,6 @@ class ConnectAttempts:
 
 
 _CLOSE = object()
-_WAKE = object()
 Event = ReplyReceived | AckReceived | CallEnded | ProtocolError | ReaderCrashed
 
 
@@ -222,7 +224,7 @@ class ExtensionCall:
         self.warnings: list[str] = []
         self._lock = threading.Lock()
         self._outbox: queue.Queue[Any] = queue.Queue()
-        self._events: queue.Queue[Any] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
         self.ended: CallEnded | None = None
         self._outbox.put(self.session.start())
         process = channel.stream_stream(
@@ -280,33 +282,23 @@ class ExtensionCall:
 
     # -- receiving -------------------------------------------------------------------
     def next_event(self, timeout_s: float) -> Event | None:
-        """The next event, or None when ``timeout_s`` passes first or :meth:`wake` is called."""
+        """The next event, or None when ``timeout_s`` passes first."""
         try:
             event = self._events.get(timeout=max(timeout_s, 0.0))
         except queue.Empty:
             return None
-        return None if event is _WAKE else event
-
-    def wake(self) -> None:
-        """End a :meth:`next_event` wait early (safe from any thread): something else is ready."""
-        self._events.put(_WAKE)
+        return event
 
     def _read(self) -> None:
         try:
             for message in self._call:
-                if isinstance(message, Undecodable):
-                    self._events.put(self._undecodable(message))
-                    self._call.cancel()
-                    return
                 with self._lock:
-                    try:
-                        event = self.session.receive(message)
-                    except ProtocolError as error:
-                        self._events.put(error)
-                        self._call.cancel()
-                        return
+                    event, broken = response_event(self.session, message)
                 if event is not None:
                     self._events.put(event)
+                if broken:
+                    self._call.cancel()
+                    return
             self._events.put(CallEnded("OK", ""))
         except grpc.RpcError as error:
             code = error.code()
@@ -318,11 +310,6 @@ class ExtensionCall:
             self._call.cancel()
         finally:
             self._outbox.put(_CLOSE)
-
-    def _undecodable(self, response: Undecodable) -> RemoteProtocolError:
-        with self._lock:
-            first = self.session.state is ClientState.AWAIT_REPLY
-        return undecodable_error(response, first=first)
 
 
 def reply_of(event: Event | None, target: str, timeout_s: float) -> ReplyReceived:
@@ -342,6 +329,21 @@ def reply_of(event: Event | None, target: str, timeout_s: float) -> ReplyReceive
     if isinstance(event, ProtocolError | ReaderCrashed):
         raise event
     raise CallError("the server acknowledged a sample before its descriptor", code="INTERNAL")
+
+
+def response_event(
+    session: ClientSession, response: Message | Undecodable
+) -> tuple[Event | None, bool]:
+    """What one response means to the session: its event (None: nothing to report, in
+    observing mode), and whether the extension broke the protocol so the call must end.
+    The same for the synchronous and the asyncio call."""
+    if isinstance(response, Undecodable):
+        first = session.state is ClientState.AWAIT_REPLY
+        return undecodable_error(response, first=first), True
+    try:
+        return session.receive(response), False
+    except ProtocolError as error:
+        return error, True
 
 
 def undecodable_error(response: Undecodable, *, first: bool) -> RemoteProtocolError:
