@@ -148,7 +148,7 @@ class StreamRunner:
     number ``stream_index``, with times counted from ``origin`` (``time.monotonic()``).
 
     :meth:`run` is a coroutine: every stream of a run shares one event loop (see
-    :mod:`lvatool.sim.aio_call` for why); :meth:`run_blocking` runs one stream alone.
+    :mod:`lvatool.sim.aio_call` for why); ``asyncio.run(runner.run())`` runs one alone.
     """
 
     def __init__(
@@ -186,10 +186,6 @@ class StreamRunner:
         self._last_progress = 0.0
 
     # -- the run -----------------------------------------------------------------------
-    def run_blocking(self) -> StreamStats:
-        """Run this stream alone on an event loop of its own; see :meth:`run`."""
-        return asyncio.run(self.run())
-
     async def run(self) -> StreamStats:
         """Stream the whole source; failures are kept in ``self.failure``, never raised."""
         own: SharedFrames | None = None
