@@ -11,7 +11,7 @@ from lvatool.cli import app
 from lvatool.conformance.results import CheckResult, Outcome, RunOutcome, SuiteReport
 from lvatool.html_report.conformance_report import chart_ids, write_conformance_html
 from tests.html_report.browser import (
-    BROWSER_TIMEOUT_S,
+    BROWSER_TEST_TIMEOUT_S,
     assert_charts_rendered,
     assert_self_contained,
     read_dom,
@@ -19,9 +19,7 @@ from tests.html_report.browser import (
     screenshot,
 )
 
-# A run plus two cold Chromium starts (each bounded by BROWSER_TIMEOUT_S) can pass the
-# suite's 120 s default on a loaded 2-core machine.
-pytestmark = pytest.mark.timeout(2 * BROWSER_TIMEOUT_S + 60)
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 
 
 def invoke(*args: str) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from lvatool.sim import ConnectOptions, ImageOptions, RunOptions, StreamOptions,
 from lvatool.sim.run import RunResult
 from lvatool.sim.samples import load_truth, sample_path, truth_path
 from tests.html_report.browser import (
-    BROWSER_TIMEOUT_S,
+    BROWSER_TEST_TIMEOUT_S,
     assert_charts_rendered,
     assert_self_contained,
     read_dom,
@@ -23,9 +23,7 @@ from tests.html_report.browser import (
     screenshot,
 )
 
-# A run plus two cold Chromium starts (each bounded by BROWSER_TIMEOUT_S) can pass the
-# suite's 120 s default on a loaded 2-core machine.
-pytestmark = pytest.mark.timeout(2 * BROWSER_TIMEOUT_S + 60)
+pytestmark = pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S)
 
 MAX_REPORT_BYTES = 6 << 20  # plotly.js (about 4.8 MB) once, plus data and thumbnails
 
